@@ -1,0 +1,3 @@
+"""monitor: a Korean-first news monitor."""
+
+__version__ = "0.1.0"

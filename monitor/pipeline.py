@@ -1,0 +1,418 @@
+"""The only orchestration: run_source() reads as the pipeline does, run_due() runs what is due."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from monitor import dedupe
+from monitor.config import FetchSettings, Settings
+from monitor.errors import ExtractError, FetchError, SourceError, StoreError
+from monitor.extract import extract_article
+from monitor.fetch import Fetcher
+from monitor.match import Matcher, compile_rules
+from monitor.models import Article, Link, Match, RunResult, Source, StoredArticle
+from monitor.sources import get_kind
+from monitor.store import Outbox, Store, now_utc
+from monitor.text import html_to_text
+
+log = logging.getLogger("monitor.pipeline")
+
+MAX_BACKOFF = 6 * 3600.0
+# Second-level domains under which the registrable name has three labels (news.example.co.kr).
+_SLD = {
+    "co",
+    "or",
+    "go",
+    "ne",
+    "re",
+    "ac",
+    "pe",
+    "kg",
+    "es",
+    "ms",
+    "hs",
+    "sc",
+    "mil",
+    "com",
+    "net",
+    "org",
+}
+
+
+@dataclass
+class Context:
+    """What every stage call in a run shares."""
+
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    matcher: Matcher
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    on_article: Callable[[str, StoredArticle, Sequence[Match]], None] | None = None
+
+
+def make_matcher(settings: Settings) -> Matcher:
+    """Compile every configured rule into one matcher."""
+    return compile_rules(settings.rules, settings.synonyms, settings.default_synonyms)
+
+
+def site_of(host: str) -> str:
+    """The registrable part of a host name (www.hani.co.kr -> hani.co.kr)."""
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) >= 3 and labels[-2] in _SLD and len(labels[-1]) == 2:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def link_allowed(url: str, source: Source) -> bool:
+    """Links are followed only to the source's own site or the hosts it lists."""
+    host = urlsplit(url).hostname or ""
+    allowed = source.settings.get("allowed_hosts")
+    if allowed:
+        return any(host == h or host.endswith("." + h) for h in allowed)
+    return site_of(host) == site_of(urlsplit(source.url).hostname or "")
+
+
+def backoff(interval: float, failures: int) -> float:
+    """Seconds until a failing source is tried again: exponential, capped, jittered."""
+    base = min(MAX_BACKOFF, max(60.0, interval) * (2 ** max(0, failures - 1)))
+    return base * random.uniform(0.8, 1.2)
+
+
+async def run_source(ctx: Context, source: Source) -> RunResult:
+    """Poll one source: fetch its listing, then fetch, extract, dedupe, match and store."""
+    started = now_utc()
+    kind = get_kind(source.kind)
+    state = ctx.store.source_state(source.name)
+    url = kind.listing_url(source)
+
+    # fetch the listing, conditionally
+    try:
+        listing = await ctx.fetcher.get(
+            url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            allow_private=source.allow_private,
+        )
+    except FetchError as exc:
+        return _failed(ctx, source, started, state.failures, str(exc))
+    if listing.not_modified:
+        ctx.store.record_success(
+            source.name, started + timedelta(seconds=source.interval), keep_validators=True
+        )
+        return RunResult(source.name, not_modified=True)
+    listing_hash = hashlib.sha1(listing.body).hexdigest()
+    if listing_hash == state.listing_hash:
+        # Same bytes as last time: nothing can be new, and re-parsing would only cost CPU.
+        ctx.store.record_success(
+            source.name,
+            started + timedelta(seconds=source.interval),
+            listing.etag,
+            listing.last_modified,
+            listing_hash,
+        )
+        return RunResult(source.name, not_modified=True)
+
+    # links the listing holds that we have not stored yet
+    try:
+        links = kind.links(source, listing)
+    except SourceError as exc:
+        return _failed(ctx, source, started, state.failures, f"{exc} ({listing.url})")
+    links = [link for link in links if link_allowed(link.url, source)]
+    known = ctx.store.known_links(link.url for link in links)
+    fresh = [link for link in links if link.url not in known]
+
+    # each new link: fetch -> extract -> dedupe -> match -> store
+    outcomes = await asyncio.gather(*(_process_link(ctx, source, link) for link in fresh))
+    new = sum(1 for o in outcomes if o == "new")
+    matched = sum(1 for o in outcomes if o == "matched")
+    duplicates = sum(1 for o in outcomes if o == "duplicate")
+    errors = tuple(o for o in outcomes if o.startswith("error:"))
+    complete = not ctx.stop.is_set() and not any(o == "error:store" for o in outcomes)
+
+    # remember validators only when every link was handled, so a crash retries the listing
+    ctx.store.record_success(
+        source.name,
+        started + timedelta(seconds=source.interval),
+        listing.etag if complete else None,
+        listing.last_modified if complete else None,
+        listing_hash if complete and not errors else None,
+    )
+    result = RunResult(
+        source.name,
+        links=len(links),
+        fetched=len(fresh),
+        new=new + matched,
+        duplicates=duplicates,
+        matched=matched,
+        errors=errors,
+    )
+    log.info(
+        "source=%s url=%s: %d links, %d new, %d matched, %d duplicates, %d errors",
+        source.name,
+        url,
+        result.links,
+        result.new,
+        result.matched,
+        duplicates,
+        len(errors),
+    )
+    return result
+
+
+async def _process_link(ctx: Context, source: Source, link: Link) -> str:
+    """Take one link through the pipeline; returns new | matched | duplicate | skipped | error:*."""
+    if ctx.stop.is_set():
+        return "skipped"
+    article: Article | None
+    page_url = link.url
+    if source.settings.get("fetch_articles", True):
+        try:
+            page = await ctx.fetcher.get(link.url, allow_private=source.allow_private)
+        except FetchError as exc:
+            log.warning("source=%s url=%s: %s", source.name, link.url, exc)
+            return _link_failed(ctx, source, link, str(exc))
+        page_url = page.url
+        if not link_allowed(page.url, source):
+            return _link_failed(ctx, source, link, f"redirected off-site to {page.url}")
+        try:
+            article = extract_article(page.body, page.url, page.content_type)
+        except ExtractError as exc:
+            article = article_from_link(link)
+            if article is None:
+                log.warning("source=%s url=%s: no article: %s", source.name, link.url, exc)
+                return _link_failed(ctx, source, link, f"no article: {exc}")
+        article = fill_from_link(article, link)
+    else:
+        article = article_from_link(link)
+        if article is None:
+            return _link_failed(ctx, source, link, "feed item has neither title nor text")
+
+    try:
+        return _keep(ctx, source, link, page_url, article)
+    except StoreError as exc:
+        log.error("source=%s url=%s: not stored, will retry: %s", source.name, link.url, exc)
+        return "error:store"
+
+
+def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Article) -> str:
+    """Dedupe, match and store one extracted article."""
+    store = ctx.store
+    canonical = dedupe.canonical_url(page_url, article.canonical_url)
+    article_id = dedupe.article_id(canonical)
+    link_urls = list(dict.fromkeys([link.url, page_url]))
+    if store.has_article(article_id):
+        store.record_link(link.url, source.name, article_id)
+        return "duplicate"
+    content_hash = dedupe.content_hash(article.body)
+    same = store.article_by_content(content_hash)
+    if same is not None:
+        # The same text under another URL: one article seen twice, not two articles.
+        store.record_link(link.url, source.name, same)
+        return "duplicate"
+
+    fingerprint = dedupe.fingerprint(article.title + "\n" + article.body)
+    keys = dedupe.band_keys(fingerprint)
+    story_id = article_id
+    for cand_story, _cand_id, cand_body in store.story_candidates(keys):
+        if dedupe.same_story(article.body, cand_body):
+            story_id = cand_story
+            break
+
+    matches = ctx.matcher.match(article, source.name)
+    now = now_utc()
+    stored = StoredArticle(
+        id=article_id,
+        url=page_url,
+        canonical_url=canonical,
+        source=source.name,
+        title=article.title,
+        body=article.body,
+        content_hash=content_hash,
+        published_at=article.published_at,
+        author=article.author,
+        story_id=story_id,
+        fingerprint=fingerprint,
+        first_seen_at=now,
+        fetched_at=now,
+    )
+    outbox = [
+        Outbox(
+            notifier,
+            f"story:{story_id}",
+            {"article_id": article_id, "rule": m.rule, "story_id": story_id},
+        )
+        for m in matches
+        for notifier in _notifiers_of(ctx.settings, m.rule)
+    ]
+    inserted = store.save_new(stored, link_urls, matches, outbox, keys)
+    if not inserted:
+        return "duplicate"
+    if ctx.on_article is not None:
+        ctx.on_article(source.name, stored, matches)
+    return "matched" if matches else "new"
+
+
+def _notifiers_of(settings: Settings, rule: str) -> tuple[str, ...]:
+    """The notifiers a rule sends to."""
+    for r in settings.rules:
+        if r.name == rule:
+            return r.notify
+    return ()
+
+
+def _link_failed(ctx: Context, source: Source, link: Link, error: str) -> str:
+    """Record a link that could not become an article; it is retried a few times."""
+    try:
+        ctx.store.record_link(link.url, source.name, None, error)
+    except StoreError:
+        return "error:store"
+    return "error:" + error
+
+
+def _failed(
+    ctx: Context, source: Source, started: datetime, failures: int, error: str
+) -> RunResult:
+    """Record a failed poll with exponential backoff; the rest of the run goes on."""
+    delay = backoff(source.interval, failures + 1)
+    count = ctx.store.record_failure(source.name, error, started + timedelta(seconds=delay))
+    log.warning(
+        "source=%s url=%s: poll failed (%d in a row, next try in %.0fs): %s",
+        source.name,
+        source.url,
+        count,
+        delay,
+        error,
+    )
+    return RunResult(source.name, errors=(error,))
+
+
+def article_from_link(link: Link) -> Article | None:
+    """An article made from a feed item alone, when its page cannot be read."""
+    body = html_to_text(link.summary) if link.summary else ""
+    if not link.title and not body:
+        return None
+    return Article(
+        url=link.url,
+        title=link.title or body[:80],
+        body=body,
+        published_at=link.published_at,
+        author=link.author,
+    )
+
+
+def fill_from_link(article: Article, link: Link) -> Article:
+    """Fill what the page did not say from what the listing said."""
+    changes: dict[str, object] = {}
+    if not article.title and link.title:
+        changes["title"] = link.title
+    if article.published_at is None and link.published_at is not None:
+        changes["published_at"] = link.published_at
+    if not article.author and link.author:
+        changes["author"] = link.author
+    return replace(article, **changes) if changes else article  # type: ignore[arg-type]
+
+
+async def run_due(
+    ctx: Context, names: Sequence[str] | None = None, force: bool = False, parallel: int = 4
+) -> list[RunResult]:
+    """Run every due source (or all of `names` when forced), a few at a time."""
+    sources = {s.name: s for s in ctx.settings.sources}
+    wanted = list(names) if names is not None else list(sources)
+    due = wanted if force else ctx.store.due_sources(wanted)
+    sem = asyncio.Semaphore(parallel)
+
+    async def one(name: str) -> RunResult | None:
+        async with sem:
+            if ctx.stop.is_set():
+                return None
+            try:
+                return await run_source(ctx, sources[name])
+            except StoreError as exc:
+                log.error("source=%s url=%s: database error: %s", name, sources[name].url, exc)
+                return RunResult(name, errors=(str(exc),))
+
+    results = await asyncio.gather(*(one(n) for n in due if n in sources))
+    return [r for r in results if r is not None]
+
+
+@contextlib.asynccontextmanager
+async def session(settings: Settings, store: Store | None = None) -> AsyncIterator[Context]:
+    """Open the store, the shared fetcher and the compiled rules for one run or daemon."""
+    own_store = store is None
+    st = store or Store(settings.db_path)
+    try:
+        st.sync_sources(settings.sources)
+        async with Fetcher(settings.fetch) as fetcher:
+            yield Context(
+                settings=settings, store=st, fetcher=fetcher, matcher=make_matcher(settings)
+            )
+    finally:
+        if own_store:
+            st.close()
+
+
+async def preview_source(settings: Settings, source: Source, limit: int = 5) -> dict[str, object]:
+    """What one source yields now: its links and the first few articles; nothing is stored."""
+    kind = get_kind(source.kind)
+    matcher = make_matcher(settings)
+    url = kind.listing_url(source)
+    async with Fetcher(settings.fetch) as fetcher:
+        listing = await fetcher.get(url, allow_private=source.allow_private)
+        links = kind.links(source, listing)
+        allowed = [link for link in links if link_allowed(link.url, source)]
+        articles: list[dict[str, object]] = []
+        for link in allowed[:limit]:
+            entry: dict[str, object] = {"link": link.url}
+            try:
+                if source.settings.get("fetch_articles", True):
+                    page = await fetcher.get(link.url, allow_private=source.allow_private)
+                    article = fill_from_link(
+                        extract_article(page.body, page.url, page.content_type), link
+                    )
+                else:
+                    made = article_from_link(link)
+                    if made is None:
+                        raise ExtractError("feed item has neither title nor text")
+                    article = made
+            except (FetchError, ExtractError) as exc:
+                entry["error"] = str(exc)
+            else:
+                entry.update(
+                    title=article.title,
+                    published_at=article.published_at.isoformat() if article.published_at else None,
+                    author=article.author,
+                    body=article.body[:300] + ("…" if len(article.body) > 300 else ""),
+                    rules=[m.rule for m in matcher.match(article, source.name)],
+                )
+            articles.append(entry)
+    return {
+        "source": source.name,
+        "listing": listing.url,
+        "links": len(links),
+        "links_off_site": len(links) - len(allowed),
+        "articles": articles,
+    }
+
+
+async def extract_target(target: str, settings: FetchSettings | None = None) -> Article:
+    """Extract the article at a URL (fetched) or in a saved HTML file."""
+    if target.startswith(("http://", "https://")):
+        async with Fetcher(settings) as fetcher:
+            page = await fetcher.get(target, allow_private=True)  # the user named it explicitly
+        return extract_article(page.body, page.url, page.content_type)
+    path = Path(target)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExtractError(f"cannot read {target}: {exc.strerror or exc}") from exc
+    return extract_article(data, path.resolve().as_uri())

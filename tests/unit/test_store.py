@@ -1,0 +1,129 @@
+"""The store: schema on a real SQLite file; save_new() returns only what is new."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.models import Hit, Match, Source, StoredArticle
+from monitor.store import LINK_ATTEMPTS, Outbox, Store
+
+
+def article(n: int, story: str | None = None, source: str = "s") -> StoredArticle:
+    return StoredArticle(
+        id=f"id{n}",
+        url=f"https://news.example.kr/a/{n}",
+        canonical_url=f"https://news.example.kr/a/{n}",
+        source=source,
+        title=f"평택 기사 {n}",
+        body=f"평택시는 미래자동차 {n}",
+        content_hash=f"h{n}",
+        published_at=datetime(2024, 9, 6, 15, 44, tzinfo=UTC) + timedelta(minutes=n),
+        author="홍길동 기자",
+        story_id=story,
+    )
+
+
+MATCH = Match(
+    rule="pt", terms=("평택", "미래차"), hits=(Hit("평택", "body", 0, 2, "평택"),),
+    snippet="평택시는 미래자동차", highlights=((0, 2),),
+)  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "sub" / "m.db")
+    s.sync_sources([Source("s", "feed", "https://news.example.kr/rss")])
+    return s
+
+
+def test_schema_is_wal_with_trigram_fts(store: Store, tmp_path: Path) -> None:
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = set(store.db.table_names())
+    assert {"sources", "articles", "links", "stories", "story_keys", "matches", "deliveries"} <= tables
+    assert "articles_fts" in tables
+    # Reopening applies no migration twice.
+    Store(tmp_path / "sub" / "m.db").close()
+
+
+def test_save_new_returns_only_inserted(store: Store) -> None:
+    assert store.save_new(article(1), ["https://news.example.kr/a/1?utm_source=x"], [MATCH]) is True
+    assert store.save_new(article(1), ["https://news.example.kr/a/1"], [MATCH]) is False
+    assert store.counts()["articles"] == 1 and store.counts()["matches"] == 1
+    assert store.known_links(["https://news.example.kr/a/1?utm_source=x", "https://x/2"]) == {
+        "https://news.example.kr/a/1?utm_source=x"
+    }
+
+
+def test_fts_finds_korean_substrings(store: Store) -> None:
+    store.save_new(article(1), [], [])
+    rows = store.db.execute(
+        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", ['"미래자동"']
+    ).fetchall()
+    assert len(rows) == 1
+
+
+def test_outbox_rows_are_written_with_the_match_and_once_per_story(store: Store) -> None:
+    box = [Outbox("desk", "story:S", {"article_id": "id1"})]
+    store.save_new(article(1, story="S"), [], [MATCH], box)
+    store.save_new(article(2, story="S"), [], [MATCH], [Outbox("desk", "story:S", {"article_id": "id2"})])
+    rows = store.db.execute("SELECT notifier, key, status FROM deliveries").fetchall()
+    assert rows == [("desk", "story:S", "pending")]
+    assert store.db.execute("SELECT size FROM stories WHERE id = 'S'").fetchone()[0] == 2
+
+
+def test_export_rows_carry_rules(store: Store) -> None:
+    store.save_new(article(1), [], [MATCH])
+    store.save_new(article(2), [], [])
+    rows = list(store.export_rows())
+    assert [r["rules"] for r in rows] == [["pt"], []]
+    assert [r["id"] for r in store.export_rows(matched=True)] == ["id1"]
+    assert list(store.export_rows(rule="other")) == []
+
+
+def test_failed_links_are_retried_a_few_times_then_left(store: Store) -> None:
+    url = "https://news.example.kr/broken"
+    for i in range(LINK_ATTEMPTS):
+        assert store.known_links([url]) == set(), i
+        store.record_link(url, "s", None, "HTTP 500")
+    assert store.known_links([url]) == {url}
+
+
+def test_schedule_state(store: Store) -> None:
+    now = datetime.now(UTC)
+    assert store.due_sources(["s"], now) == ["s"]
+    store.record_success("s", now + timedelta(minutes=10), '"e1"', None, "hash")
+    assert store.due_sources(["s"], now) == []
+    st = store.source_state("s")
+    assert (st.etag, st.listing_hash, st.failures) == ('"e1"', "hash", 0)
+    assert store.record_failure("s", "boom", now - timedelta(seconds=1)) == 1
+    assert store.record_failure("s", "boom again", now - timedelta(seconds=1)) == 2
+    assert store.due_sources(["s"], now) == ["s"]
+    assert store.source_state("s").last_error == "boom again"
+
+
+def test_locked_database_is_a_store_error_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = Store(path)
+    store.db.conn.execute("PRAGMA busy_timeout = 100")
+    other = sqlite3.connect(path)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="database write failed"):
+            store.save_new(article(1), ["u"], [MATCH])
+    finally:
+        other.rollback()
+        other.close()
+    assert store.counts()["articles"] == 0
+    assert store.save_new(article(1), ["u"], [MATCH]) is True
+
+
+def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open database"):
+        Store(bad)
