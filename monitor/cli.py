@@ -127,10 +127,19 @@ def run(config_path: str | None, once: bool, sources: tuple[str, ...]) -> None:
     asyncio.run(Daemon(settings).run())
 
 
+def _progress(result: RunResult, done: int, total: int) -> None:
+    """A progress line per finished source, on a terminal only."""
+    state = "unchanged" if result.not_modified else f"{result.new} new"
+    if result.errors and not result.links:
+        state = "failed"
+    click.echo(f"\r\x1b[K[{done}/{total}] {result.source}: {state}", err=True, nl=done == total)
+
+
 async def _run_once(settings: config_mod.Settings, names: list[str] | None) -> list[RunResult]:
     """One forced pass over the given (or all) sources."""
+    show = _progress if sys.stderr.isatty() else None
     async with pipeline.session(settings) as ctx:
-        return await pipeline.run_due(ctx, names, force=True)
+        return await pipeline.run_due(ctx, names, force=True, progress=show)
 
 
 @main.command()

@@ -183,7 +183,7 @@ SOURCE_SETTINGS: dict[str, set[str]] = {
 }
 _RULE_KEYS = {"name", "query", "notify", "min_count", "proximity", "short_forms", "particles"}
 _NOTIFIER_KEYS = {"name", "kind", "schedule", "enabled"}
-_FETCH_KEYS = {f for f in FetchSettings.__slots__}  # type: ignore[attr-defined]
+_FETCH_KEYS = set(FetchSettings.__slots__)
 
 
 def parse(raw: Mapping[str, Any], base: Path | None = None, path: Path | None = None) -> Settings:

@@ -33,8 +33,9 @@ def localize(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     """Stored UTC timestamps as ISO 8601 with the user's offset (+09:00 for Asia/Seoul)."""
     out = {k: row.get(k) for k in FIELDS}
     for key in _TIMES:
-        if out.get(key):
-            out[key] = datetime.fromisoformat(out[key]).astimezone(tz).isoformat()
+        value = out.get(key)
+        if isinstance(value, str) and value:
+            out[key] = datetime.fromisoformat(value).astimezone(tz).isoformat()
     return out
 
 

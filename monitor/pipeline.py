@@ -84,8 +84,8 @@ def link_allowed(url: str, source: Source) -> bool:
 
 def backoff(interval: float, failures: int) -> float:
     """Seconds until a failing source is tried again: exponential, capped, jittered."""
-    base = min(MAX_BACKOFF, max(60.0, interval) * (2 ** max(0, failures - 1)))
-    return base * random.uniform(0.8, 1.2)
+    base = min(MAX_BACKOFF, max(60.0, interval) * 2.0 ** max(0, failures - 1))
+    return float(base * random.uniform(0.8, 1.2))
 
 
 async def run_source(ctx: Context, source: Source) -> RunResult:
@@ -132,7 +132,17 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
     fresh = [link for link in links if link.url not in known]
 
     # each new link: fetch -> extract -> dedupe -> match -> store
-    outcomes = await asyncio.gather(*(_process_link(ctx, source, link) for link in fresh))
+    # A source's links mostly share one host, so take them as fast as that host allows; a stop
+    # request is honoured between articles (the ones whose fetch has begun are finished).
+    slots = asyncio.Semaphore(ctx.settings.fetch.per_host)
+
+    async def take(link: Link) -> str:
+        async with slots:
+            if ctx.stop.is_set():
+                return "skipped"
+            return await _process_link(ctx, source, link)
+
+    outcomes = await asyncio.gather(*(take(link) for link in fresh))
     new = sum(1 for o in outcomes if o == "new")
     matched = sum(1 for o in outcomes if o == "matched")
     duplicates = sum(1 for o in outcomes if o == "duplicate")
@@ -170,9 +180,7 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
 
 
 async def _process_link(ctx: Context, source: Source, link: Link) -> str:
-    """Take one link through the pipeline; returns new | matched | duplicate | skipped | error:*."""
-    if ctx.stop.is_set():
-        return "skipped"
+    """Take one link through the pipeline; returns new | matched | duplicate | error:*."""
     article: Article | None
     page_url = link.url
     if source.settings.get("fetch_articles", True):
@@ -214,17 +222,16 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
         store.record_link(link.url, source.name, article_id)
         return "duplicate"
     content_hash = dedupe.content_hash(article.body)
-    same = store.article_by_content(content_hash)
+    same = store.article_by_content(content_hash) if article.body.strip() else None
     if same is not None:
         # The same text under another URL: one article seen twice, not two articles.
         store.record_link(link.url, source.name, same)
         return "duplicate"
 
-    fingerprint = dedupe.fingerprint(article.title + "\n" + article.body)
-    keys = dedupe.band_keys(fingerprint)
+    features = dedupe.features(article.body, article.title)
     story_id = article_id
-    for cand_story, _cand_id, cand_body in store.story_candidates(keys):
-        if dedupe.same_story(article.body, cand_body):
+    for cand_story, cand_title, cand_body in store.story_candidates(features.keys):
+        if dedupe.similar(features, dedupe.features(cand_body, cand_title)):
             story_id = cand_story
             break
 
@@ -241,7 +248,7 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
         published_at=article.published_at,
         author=article.author,
         story_id=story_id,
-        fingerprint=fingerprint,
+        fingerprint=features.fingerprint,
         first_seen_at=now,
         fetched_at=now,
     )
@@ -254,7 +261,7 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
         for m in matches
         for notifier in _notifiers_of(ctx.settings, m.rule)
     ]
-    inserted = store.save_new(stored, link_urls, matches, outbox, keys)
+    inserted = store.save_new(stored, link_urls, matches, outbox, features.keys)
     if not inserted:
         return "duplicate"
     if ctx.on_article is not None:
@@ -323,25 +330,36 @@ def fill_from_link(article: Article, link: Link) -> Article:
 
 
 async def run_due(
-    ctx: Context, names: Sequence[str] | None = None, force: bool = False, parallel: int = 4
+    ctx: Context,
+    names: Sequence[str] | None = None,
+    force: bool = False,
+    parallel: int = 4,
+    progress: Callable[[RunResult, int, int], None] | None = None,
 ) -> list[RunResult]:
     """Run every due source (or all of `names` when forced), a few at a time."""
     sources = {s.name: s for s in ctx.settings.sources}
     wanted = list(names) if names is not None else list(sources)
     due = wanted if force else ctx.store.due_sources(wanted)
+    due = [n for n in due if n in sources]
     sem = asyncio.Semaphore(parallel)
+    done = 0
 
     async def one(name: str) -> RunResult | None:
+        nonlocal done
         async with sem:
             if ctx.stop.is_set():
                 return None
             try:
-                return await run_source(ctx, sources[name])
+                result = await run_source(ctx, sources[name])
             except StoreError as exc:
                 log.error("source=%s url=%s: database error: %s", name, sources[name].url, exc)
-                return RunResult(name, errors=(str(exc),))
+                result = RunResult(name, errors=(str(exc),))
+        done += 1
+        if progress is not None:
+            progress(result, done, len(due))
+        return result
 
-    results = await asyncio.gather(*(one(n) for n in due if n in sources))
+    results = await asyncio.gather(*(one(n) for n in due))
     return [r for r in results if r is not None]
 
 

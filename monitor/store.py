@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlite_utils import Database, Migrations
 
@@ -61,7 +61,7 @@ def m001_initial(db: Database) -> None:
     db.execute("CREATE INDEX articles_story ON articles(story_id)")
     db.execute("CREATE INDEX articles_first_seen ON articles(first_seen_at)")
     db.execute("CREATE INDEX articles_source ON articles(source, first_seen_at)")
-    db["articles"].enable_fts(["title", "body"], tokenize="trigram", create_triggers=True)
+    db.table("articles").enable_fts(["title", "body"], tokenize="trigram", create_triggers=True)
     # Every link URL a source has listed, so unchanged listings cost no article fetches.
     db.execute(
         """
@@ -92,10 +92,9 @@ def m001_initial(db: Database) -> None:
         CREATE TABLE story_keys (
             key INTEGER NOT NULL,
             story_id TEXT NOT NULL,
-            article_id TEXT NOT NULL
-        )"""
+            PRIMARY KEY (key, story_id)
+        ) WITHOUT ROWID"""
     )
-    db.execute("CREATE INDEX story_keys_key ON story_keys(key)")
     db.execute(
         """
         CREATE TABLE matches (
@@ -322,15 +321,20 @@ class Store:
             [url, article_id, source, iso(now_utc()), error, int(article_id is None)],
         )
 
-    def story_candidates(self, keys: Sequence[int], limit: int = 50) -> list[tuple[str, str, str]]:
-        """(story_id, article_id, body) of stored articles sharing any LSH band key."""
+    def story_candidates(self, keys: Sequence[int], limit: int = 5) -> list[tuple[str, str, str]]:
+        """(story_id, title, body) of the stories sharing most story keys, best first.
+
+        A story's id is the id of the article that started it; its text is what new articles
+        are verified against (see monitor.dedupe).
+        """
         if not keys:
             return []
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
-            f"""SELECT DISTINCT k.story_id, k.article_id, a.body FROM story_keys k
-                JOIN articles a ON a.id = k.article_id
-                WHERE k.key IN ({marks}) LIMIT ?""",
+            f"""SELECT c.story_id, a.title, a.body FROM (
+                  SELECT story_id, COUNT(*) AS shared FROM story_keys WHERE key IN ({marks})
+                  GROUP BY story_id ORDER BY shared DESC, story_id LIMIT ?
+                ) c JOIN articles a ON a.id = c.story_id ORDER BY c.shared DESC, c.story_id""",
             [*keys, limit],
         ).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
@@ -376,11 +380,10 @@ class Store:
             if not inserted:
                 return False
             self._join_story(article, now or "")
-            for key in story_keys:
-                self.db.execute(
-                    "INSERT INTO story_keys (key, story_id, article_id) VALUES (?, ?, ?)",
-                    [key, article.story_id or article.id, article.id],
-                )
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO story_keys (key, story_id) VALUES (?, ?)",
+                [(key, article.story_id or article.id) for key in story_keys],
+            )
             for m in matches:
                 self.db.execute(
                     """INSERT INTO matches (article_id, rule, terms, snippet, highlights, hits,
@@ -435,7 +438,8 @@ class Store:
         self, matched: bool = False, rule: str | None = None, since: datetime | None = None
     ) -> Iterator[dict[str, Any]]:
         """Articles in first-seen order, each with the names of the rules it matched."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | None] = []
         if rule:
             where.append("a.id IN (SELECT article_id FROM matches WHERE rule = ?)")
             params.append(rule)
@@ -509,7 +513,7 @@ class _Tx:
         except sqlite3.Error as exc:
             raise StoreError(f"database write failed: {exc}") from exc
 
-    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> Literal[False]:
         try:
             self._cm.__exit__(et, ev, tb)
         except sqlite3.Error as exc:

@@ -67,12 +67,14 @@ def declared_charset(body: bytes, content_type: str | None = None) -> tuple[str 
             return codec, "bom"
     if content_type:
         m = _HEADER_CHARSET.search(content_type)
-        if m and (codec := codec_for(m.group(1))):
-            return codec, "header"
+        header = codec_for(m.group(1)) if m else None
+        if header:
+            return header, "header"
     head = body[:_SNIFF_BYTES]
     m2 = _XML_ENCODING.search(head[:200]) or _META_CHARSET.search(head)
-    if m2 and (codec := codec_for(m2.group(1).decode("ascii", "replace"))):
-        return codec, "meta"
+    meta = codec_for(m2.group(1).decode("ascii", "replace")) if m2 else None
+    if meta:
+        return meta, "meta"
     return None, "none"
 
 

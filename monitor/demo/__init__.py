@@ -40,7 +40,7 @@ def _handler(root: Path) -> type[BaseHTTPRequestHandler]:
                 return
             body = target.read_bytes()
             if target.suffix in {".html", ".xml"}:
-                host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
+                host = self.headers.get("Host") or "127.0.0.1"
                 body = body.replace(b"{host}", host.encode("ascii"))
             etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
             if self.headers.get("If-None-Match") == etag:

@@ -105,7 +105,7 @@ password = "hunter2"
     assert "sources[0].kind: unknown kind 'rss' (known: feed, html" in problems
     assert "sources[0].url: expected an http(s) URL" in problems
     assert "sources[1].name: duplicate name 'a'" in problems
-    assert 'sources[1].interval: expected a duration like "30m", got \'soon\'' in problems
+    assert "sources[1].interval: expected a duration like \"30m\", got 'soon'" in problems
     assert "sources[1].max_items: expected a positive whole number" in problems
     assert "rules[0].query:" in problems and "position" in problems
     assert "rules[0].notify[0]: no notifier named 'nobody'" in problems

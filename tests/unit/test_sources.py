@@ -16,7 +16,9 @@ from monitor.sources.html import discover_links
 FEED = Source("f", "feed", "https://news.example.kr/rss.xml")
 
 
-def page(body: str | bytes, url: str = "https://news.example.kr/rss.xml", ct: str | None = None) -> Page:
+def page(
+    body: str | bytes, url: str = "https://news.example.kr/rss.xml", ct: str | None = None
+) -> Page:
     data = body.encode() if isinstance(body, str) else body
     return Page(url=url, status=200, body=data, content_type=ct)
 
@@ -42,7 +44,9 @@ def test_rss2_real_korean_feed(korean_pages: Path) -> None:
 
 
 def test_rss2_other_real_feed(korean_pages: Path) -> None:
-    truth = json.loads((korean_pages / "truth.json").read_text(encoding="utf-8"))["chosun-rss-1.xml"]
+    truth = json.loads((korean_pages / "truth.json").read_text(encoding="utf-8"))[
+        "chosun-rss-1.xml"
+    ]
     links = KINDS["feed"].links(FEED, page((korean_pages / "chosun-rss-1.xml").read_bytes()))
     assert [link.url for link in links] == [i["link"] for i in truth["items"]]
 
@@ -69,10 +73,14 @@ def test_rdf_feed() -> None:
 <link>https://news.example.kr/a/2</link><dc:date>2024-09-06T15:44:00+09:00</dc:date></item>
 </rdf:RDF>""".encode("cp949")
     links = KINDS["feed"].links(FEED, page(rdf))
-    assert [(x.url, x.title) for x in links] == [("https://news.example.kr/a/2", "평택시 미래차 클러스터")]
+    assert [(x.url, x.title) for x in links] == [
+        ("https://news.example.kr/a/2", "평택시 미래차 클러스터")
+    ]
 
 
-@pytest.mark.parametrize("body", ["<html><body>not a feed</body></html>", "<rss><channel><item>", ""])
+@pytest.mark.parametrize(
+    "body", ["<html><body>not a feed</body></html>", "<rss><channel><item>", ""]
+)
 def test_broken_feed_is_a_source_error(body: str) -> None:
     with pytest.raises(SourceError):
         KINDS["feed"].links(FEED, page(body))
@@ -83,7 +91,9 @@ def test_max_items_caps_a_huge_feed() -> None:
         f"<item><title>기사 {i}</title><link>https://news.example.kr/a/{i}</link></item>"
         for i in range(10000)
     )
-    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    body = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    )
     src = Source("f", "feed", FEED.url, settings={"max_items": 50})
     assert len(KINDS["feed"].links(src, page(body))) == 50
 

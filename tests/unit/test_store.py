@@ -44,7 +44,15 @@ def store(tmp_path: Path) -> Store:
 def test_schema_is_wal_with_trigram_fts(store: Store, tmp_path: Path) -> None:
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = set(store.db.table_names())
-    assert {"sources", "articles", "links", "stories", "story_keys", "matches", "deliveries"} <= tables
+    assert {
+        "sources",
+        "articles",
+        "links",
+        "stories",
+        "story_keys",
+        "matches",
+        "deliveries",
+    } <= tables
     assert "articles_fts" in tables
     # Reopening applies no migration twice.
     Store(tmp_path / "sub" / "m.db").close()
@@ -70,7 +78,9 @@ def test_fts_finds_korean_substrings(store: Store) -> None:
 def test_outbox_rows_are_written_with_the_match_and_once_per_story(store: Store) -> None:
     box = [Outbox("desk", "story:S", {"article_id": "id1"})]
     store.save_new(article(1, story="S"), [], [MATCH], box)
-    store.save_new(article(2, story="S"), [], [MATCH], [Outbox("desk", "story:S", {"article_id": "id2"})])
+    store.save_new(
+        article(2, story="S"), [], [MATCH], [Outbox("desk", "story:S", {"article_id": "id2"})]
+    )
     rows = store.db.execute("SELECT notifier, key, status FROM deliveries").fetchall()
     assert rows == [("desk", "story:S", "pending")]
     assert store.db.execute("SELECT size FROM stories WHERE id = 'S'").fetchone()[0] == 2
