@@ -13,6 +13,12 @@ Grammar (whitespace separates tokens; `OR` and `AND` are keywords only in capita
               | TERM                            any run of characters but space ( ) "
 
 So `평택 미래차 OR 전기차 -중고` means 평택 AND (미래차 OR 전기차) AND NOT 중고.
+
+How matching stays fast with many rules: every spelling a term may take (synonyms, spacing
+variants, the head of a short form) is one key of a single Aho-Corasick automaton. The text
+it scans carries a mark before every word start, so keys that must start a word carry the
+mark too and never fire inside a word. Raw hits are verified (`_verify`, the one place the
+Korean rules live) only for rules whose every required term was seen.
 """
 
 from __future__ import annotations
@@ -393,7 +399,7 @@ def _squeeze(text: str) -> tuple[str, frozenset[int]]:
 _MAX_BRIDGES = 2  # spaces a text may add inside a term (미래 자동차 for 미래자동차)
 
 
-def marked_keys(bare: str, gaps: frozenset[int], strict: bool, lead: bool) -> list[str]:
+def marked_keys(bare: str, gaps: frozenset[int], strict: bool, at_start: bool) -> list[str]:
     """Every marked spelling under which `_verify` can accept a term, for the automaton."""
     options: list[tuple[str, ...]] = []
     for k in range(1, len(bare)):
@@ -407,10 +413,10 @@ def marked_keys(bare: str, gaps: frozenset[int], strict: bool, lead: bool) -> li
         elif k in gaps:
             options.append(("", MARK))
         else:
-            options.append(("", "+") if lead else ("",))  # "+": a space the term lacks
+            options.append(("", "+") if at_start else ("",))  # "+": a space the term lacks
     out: list[str] = []
     _expand(bare, options, 0, [], [0], out)
-    prefix = MARK if lead else ""
+    prefix = MARK if at_start else ""
     return [prefix + key for key in out]
 
 
@@ -465,7 +471,7 @@ class _Probe:
     gaps: frozenset[int]  # where the written form had spaces
     strict: bool  # phrases: spacing must be exactly as written
     via: str  # "" for the term itself, else how it was derived (synonym ...)
-    inner_ok: bool = False  # 3+ leading Hangul syllables: may match inside a compound
+    inner_ok: bool = False  # starts with 3+ Hangul syllables: may match inside a compound
     short_last: str = ""  # short-form probe: key is the head, this the final syllable
 
 
@@ -626,9 +632,9 @@ class Matcher:
         if probe.short_last:
             keys = [MARK + probe.key]
         else:
-            keys = marked_keys(probe.key, probe.gaps, probe.strict, lead=True)
+            keys = marked_keys(probe.key, probe.gaps, probe.strict, at_start=True)
             if probe.inner_ok:  # also inside compounds, but then spaced only as written
-                inner = marked_keys(probe.key, probe.gaps, probe.strict, lead=False)
+                inner = marked_keys(probe.key, probe.gaps, probe.strict, at_start=False)
                 keys = inner + [k for k in keys if k[1:] not in inner]
         self._atom_probes.setdefault(probe.atom, []).append(probe)
         for key in keys:
@@ -685,10 +691,10 @@ class Matcher:
             for f, s, e in raw.get(key_id, ()):
                 if f.name not in catom.fields:
                     continue
-                for probe, lead in self._probes[key_id]:
+                for probe, skip in self._probes[key_id]:
                     if probe.atom != atom_id:
                         continue
-                    verdict = _verify(probe, catom, f, f.to_norm(s + lead), f.to_norm(e - 1) + 1)
+                    verdict = _verify(probe, catom, f, f.to_norm(s + skip), f.to_norm(e - 1) + 1)
                     if isinstance(verdict, str) or (f.name, *verdict) in seen:
                         continue
                     seen.add((f.name, *verdict))
@@ -930,7 +936,7 @@ def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
     if len(hits) < 2:
         return hits
     kept: list[Hit] = []
-    for hit in sorted(hits, key=lambda h: (h.field, h.start, h.start - h.end)):
+    for hit in sorted(hits, key=lambda h: (_FIELD_ORDER[h.field], h.start, h.start - h.end)):
         if kept and kept[-1].field == hit.field and hit.start < kept[-1].end:
             continue
         kept.append(hit)
@@ -1140,7 +1146,7 @@ def make_snippet(
         text, start, end = _window(title, 0, width)
         return _cut(text, start, end, spans)
     first = body_hits[0]
-    # Put the first hit about a third of the way in: some lead-in, more of what follows.
+    # Put the first hit about a third of the way in: some context before, more after.
     start = max(0, first.start - width // 3)
     text, start, end = _window(body, start, width)
     return _cut(text, start, end, [(h.start, h.end) for h in body_hits])
@@ -1176,7 +1182,7 @@ def _cut(
 
 
 # ---------------------------------------------------------------------------
-# Explanation helpers
+# Explanation: formatting what verification found
 # ---------------------------------------------------------------------------
 
 
