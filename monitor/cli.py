@@ -291,7 +291,7 @@ def stats(config_path: str | None) -> None:
         rows = store.source_rows()
         click.echo(f"{'source':<24} {'articles':>8} {'matches':>8} {'fails':>5}  last success")
         for r in rows:
-            last = export_mod.localize({"first_seen_at": r["last_success_at"]}, tz)["first_seen_at"]
+            last = export_mod.to_local(r["last_success_at"], tz)
             counts_col = f"{r['articles']:>8} {r['matches']:>8} {r['failures']:>5}"
             click.echo(f"{r['name']:<24} {counts_col}  {last or 'never'}")
             if r["last_error"]:
@@ -307,6 +307,56 @@ def stats(config_path: str | None) -> None:
         )
     finally:
         store.close()
+
+
+@main.command()
+@config_option
+@click.option("--since", default=None, help='Only stories updated since: "6h", "2d" or 2024-09-06.')
+@click.option("--rule", default=None, help="Only stories with an article that matched this rule.")
+@click.option("--min-size", default=1, show_default=True, help="Only stories this big.")
+@click.option("--limit", default=50, show_default=True, help="At most this many stories.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a list.")
+@handle_errors
+def stories(
+    config_path: str | None,
+    since: str | None,
+    rule: str | None,
+    min_size: int,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List stories: near-duplicate articles grouped, with how many portals carried each."""
+    settings = config_mod.load(config_path)
+    if rule:
+        settings.rule(rule)
+    try:
+        when = config_mod.parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    from monitor.store import Store
+
+    store = Store(settings.db_path)
+    tz = ZoneInfo(settings.timezone)
+    try:
+        found = store.stories(when, rule, min_size, limit)
+    finally:
+        store.close()
+    for s in found:
+        for key in ("first_seen_at", "updated_at"):
+            s[key] = export_mod.to_local(s[key], tz)
+        for m in s["members"]:
+            for key in ("published_at", "first_seen_at"):
+                m[key] = export_mod.to_local(m[key], tz)
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    for s in found:
+        rules = f"  [{', '.join(s['rules'])}]" if s["rules"] else ""
+        click.echo(f"{s['size']:>3} articles, {s['portals']} portals: {s['title']}{rules}")
+        for m in s["members"]:
+            click.echo(f"      {(m['published_at'] or '')[:16]:<16}  {m['source']:<16} {m['url']}")
+    if not found:
+        click.echo("no stories yet" + (" for these filters" if since or rule else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover

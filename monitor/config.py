@@ -7,8 +7,10 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.errors import ConfigError, RuleError
 from monitor.models import Rule, Source
@@ -98,6 +100,21 @@ def parse_duration(value: object) -> float:
         if total > 0:
             return float(total)
     raise ValueError(f'expected a duration like "30m", got {value!r}')
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """A --since value: a duration back from now ("6h", "2d") or an ISO 8601 date or time."""
+    try:
+        return (now or datetime.now(UTC)) - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f'expected a duration like "6h" or a date like 2024-09-06, got {value!r}'
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo("Asia/Seoul"))
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

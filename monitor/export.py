@@ -29,13 +29,16 @@ FIELDS = (
 _TIMES = ("published_at", "first_seen_at", "fetched_at")
 
 
+def to_local(value: str | None, tz: ZoneInfo) -> str | None:
+    """A stored UTC timestamp as ISO 8601 with the user's offset (+09:00 for Asia/Seoul)."""
+    return datetime.fromisoformat(value).astimezone(tz).isoformat() if value else value
+
+
 def localize(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
-    """Stored UTC timestamps as ISO 8601 with the user's offset (+09:00 for Asia/Seoul)."""
+    """An export row with only the export fields, its times in the user's zone."""
     out = {k: row.get(k) for k in FIELDS}
     for key in _TIMES:
-        value = out.get(key)
-        if isinstance(value, str) and value:
-            out[key] = datetime.fromisoformat(value).astimezone(tz).isoformat()
+        out[key] = to_local(out[key], tz)
     return out
 
 

@@ -494,6 +494,67 @@ class Store:
         cur = self.db.execute("SELECT rule, count(*) FROM matches GROUP BY rule ORDER BY rule")
         return {r[0]: int(r[1]) for r in cur}
 
+    def stories(
+        self,
+        since: datetime | None = None,
+        rule: str | None = None,
+        min_size: int = 1,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Stories, largest and newest first, each with its members in publication order."""
+        where = ["s.size >= ?"]
+        params: list[Any] = [min_size]
+        if since:
+            where.append("s.updated_at >= ?")
+            params.append(iso(since))
+        if rule:
+            where.append(
+                "s.id IN (SELECT a.story_id FROM matches m JOIN articles a ON a.id = m.article_id"
+                " WHERE m.rule = ?)"
+            )
+            params.append(rule)
+        cur = self.db.execute(
+            f"""SELECT s.id, s.title, s.size, s.first_seen_at, s.first_source, s.updated_at
+                FROM stories s WHERE {" AND ".join(where)}
+                ORDER BY s.size DESC, s.updated_at DESC, s.id LIMIT ?""",
+            [*params, limit],
+        )
+        out = []
+        for sid, title, size, first_seen, first_source, updated in cur.fetchall():
+            members = [
+                {"source": r[0], "url": r[1], "title": r[2], "published_at": r[3],
+                 "first_seen_at": r[4]}
+                for r in self.db.execute(
+                    """SELECT source, url, title, published_at, first_seen_at FROM articles
+                       WHERE story_id = ?
+                       ORDER BY COALESCE(published_at, first_seen_at), first_seen_at""",
+                    [sid],
+                )
+            ]  # fmt: skip
+            rules = [
+                r[0]
+                for r in self.db.execute(
+                    """SELECT DISTINCT m.rule FROM matches m JOIN articles a ON a.id = m.article_id
+                       WHERE a.story_id = ? ORDER BY m.rule""",
+                    [sid],
+                )
+            ]
+            out.append(
+                {
+                    "id": sid,
+                    "title": title,
+                    "size": size,
+                    "portals": len({m["source"] for m in members}),
+                    # The earliest publisher is who published first, not who we saw first.
+                    "earliest_source": members[0]["source"] if members else first_source,
+                    "first_seen_at": first_seen,
+                    "updated_at": updated,
+                    "rules": rules,
+                    "members": members,
+                }
+            )
+        return out
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _write(self) -> Any:

@@ -34,7 +34,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         stories = store.db.execute("SELECT id, size FROM stories").fetchall()
     finally:
         store.close()
-    return {"output": result.output, "rows": rows, "stories": stories}
+    return {"output": result.output, "rows": rows, "stories": stories, "db": db}
 
 
 def test_demo_prints_what_it_stored_and_flagged(demo_run: dict[str, Any]) -> None:
@@ -82,6 +82,27 @@ def test_syndicated_copy_joins_its_original_story(demo_run: dict[str, Any]) -> N
     others = [a for a in ARTICLES if not a["syndicated_copy_of"]]
     story_ids = {rows[a["title"]]["story_id"] for a in others}
     assert len(story_ids) == len(others), "independent articles must not share a story"
+
+
+def test_stories_command_lists_the_syndicated_story(demo_run: dict[str, Any], tmp_path: Path) -> None:
+    cfg = tmp_path / "demo.toml"
+    text = (demo.SITE.parents[2] / "config" / "demo.toml").read_text(encoding="utf-8")
+    cfg.write_text(text.replace('path = "data/demo.db"', f'path = "{demo_run["db"]}"'), encoding="utf-8")
+    result = CliRunner().invoke(main, ["stories", "--config", str(cfg), "--min-size", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)
+    assert len(found) == 1
+    story = found[0]
+    assert story["size"] == 2
+    assert sorted(m["url"].rsplit("/", 1)[1] for m in story["members"]) == [
+        "articleView-1008.html",
+        "articleView-1009.html",
+    ]
+    assert story["earliest_source"] == "demo-feed"
+    assert story["members"][0]["published_at"] == "2024-09-06T14:00:00+09:00"
+    assert "pt-future-cars" in story["rules"]
+    bad = CliRunner().invoke(main, ["stories", "--config", str(cfg), "--since", "soon"])
+    assert bad.exit_code == 2 and "--since" in bad.output
 
 
 def test_demo_config_points_at_the_demo_port() -> None:
