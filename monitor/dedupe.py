@@ -286,7 +286,12 @@ def _clean_line(line: str, *, first: bool) -> str:
 
 def content_hash(body: str) -> str:
     """SHA-1 hex of the normalised body: the same text under two URLs hashes equal."""
-    return hashlib.sha1(normalize_body(body).encode("utf-8")).hexdigest()
+    return hash_normalized(normalize_body(body))
+
+
+def hash_normalized(normalized: str) -> str:
+    """content_hash() of a body already passed through normalize_body()."""
+    return hashlib.sha1(normalized.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- stories
@@ -324,7 +329,11 @@ class StoryFeatures:
 
 def features(body: str, title: str = "") -> StoryFeatures:
     """Shingles, band keys and fingerprint of an article (title optional)."""
-    text = normalize_body(body)
+    return features_normalized(normalize_body(body), title)
+
+
+def features_normalized(text: str, title: str = "") -> StoryFeatures:
+    """features() of a body already passed through normalize_body(): normalise once, use twice."""
     if title:
         text = normalize(title) + " " + text
     codes = _codes(text)

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from monitor.text import html_to_text
 log = logging.getLogger("monitor.pipeline")
 
 MAX_BACKOFF = 6 * 3600.0
+STORY_CACHE = 256  # story features kept in memory (~70 KB each for a 2,000-character article)
 # Second-level domains under which the registrable name has three labels (news.example.co.kr).
 _SLD = {
     "co",
@@ -58,6 +60,8 @@ class Context:
     matcher: Matcher
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     on_article: Callable[[str, StoredArticle, Sequence[Match]], None] | None = None
+    # Verifying a candidate story needs its first article's features; recent ones are reused.
+    story_features: OrderedDict[str, dedupe.StoryFeatures] = field(default_factory=OrderedDict)
 
 
 def make_matcher(settings: Settings) -> Matcher:
@@ -221,17 +225,18 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
     if store.has_article(article_id):
         store.record_link(link.url, source.name, article_id)
         return "duplicate"
-    content_hash = dedupe.content_hash(article.body)
-    same = store.article_by_content(content_hash) if article.body.strip() else None
+    normalized = dedupe.normalize_body(article.body)
+    content_hash = dedupe.hash_normalized(normalized)
+    same = store.article_by_content(content_hash) if normalized else None
     if same is not None:
         # The same text under another URL: one article seen twice, not two articles.
         store.record_link(link.url, source.name, same)
         return "duplicate"
 
-    features = dedupe.features(article.body, article.title)
+    features = dedupe.features_normalized(normalized, article.title)
     story_id = article_id
     for cand_story, cand_title, cand_body in store.story_candidates(features.keys):
-        if dedupe.similar(features, dedupe.features(cand_body, cand_title)):
+        if dedupe.similar(features, _story_features(ctx, cand_story, cand_title, cand_body)):
             story_id = cand_story
             break
 
@@ -264,9 +269,29 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
     inserted = store.save_new(stored, link_urls, matches, outbox, features.keys)
     if not inserted:
         return "duplicate"
+    if story_id == article_id:
+        _remember_story(ctx, story_id, features)
     if ctx.on_article is not None:
         ctx.on_article(source.name, stored, matches)
     return "matched" if matches else "new"
+
+
+def _story_features(ctx: Context, story_id: str, title: str, body: str) -> dedupe.StoryFeatures:
+    """A story's features, from the cache of recent stories or computed and cached."""
+    cached = ctx.story_features.get(story_id)
+    if cached is not None:
+        ctx.story_features.move_to_end(story_id)
+        return cached
+    computed = dedupe.features(body, title)
+    _remember_story(ctx, story_id, computed)
+    return computed
+
+
+def _remember_story(ctx: Context, story_id: str, features: dedupe.StoryFeatures) -> None:
+    """Keep a story's features: copies of a release arrive close together."""
+    ctx.story_features[story_id] = features
+    if len(ctx.story_features) > STORY_CACHE:
+        ctx.story_features.popitem(last=False)
 
 
 def _notifiers_of(settings: Settings, rule: str) -> tuple[str, ...]:
