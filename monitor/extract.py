@@ -1,15 +1,23 @@
 """Article extraction: page bytes + URL -> Article, as a cascade of small pure functions.
 
-The page is parsed once with lexbor. Metadata comes first, from the most explicit source to
-the least: JSON-LD, OpenGraph/article:* meta, Dublin Core and microdata, then what a reader
-sees (byline and date lines). The body is found by walking the tree once into text blocks,
-choosing the subtree whose text is densest in prose and poorest in links, and then dropping
-furniture inside it (captions, related lists, reporter boxes, copyright and tip lines).
-Bodies that live only in inline JSON state are read from there.
+The page is parsed once with lexbor and never re-serialised. Metadata comes first, from the
+most explicit source to the least: JSON-LD (NewsArticle/Article, @graph), inline CMS state,
+OpenGraph and article:* meta, Dublin Core and microdata, portal attributes, then what a
+reader sees (byline elements, labelled date lines near the headline).
+
+The body: one walk over the tree turns it into text blocks (a paragraph, a line between <br>s)
+and records which element holds which blocks and which elements read as furniture (navigation,
+share bars, related lists, photo boxes, reporter boxes). A known Korean CMS or portal layout
+(Naver, Daum, ND Soft, ...) names its story box directly; otherwise two searches are
+reconciled: the element the prose paragraphs sit in (readability's scoring), widened to boxes
+that look like it inside the densest prose subtree. Furniture inside, copyright and tip-line
+trailers and date lines are then dropped. Bodies kept only in inline JSON state (Arc XP's
+Fusion.globalContent) are read from there.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -17,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from html import unescape
 from typing import Any
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
@@ -38,8 +47,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 def extract_article(html: bytes | str, url: str, content_type: str | None = None) -> Article:
     """Extract one article from a page; raise ExtractError when it holds no story text."""
-    text = decode_page(html, content_type) if isinstance(html, bytes) else html
-    tree = LexborHTMLParser(text)
+    tree = LexborHTMLParser(decode_page(html, content_type) if isinstance(html, bytes) else html)
     meta = read_meta(tree)
     ld = read_json_ld(tree)
     state = read_json_state(tree)
@@ -47,15 +55,7 @@ def extract_article(html: bytes | str, url: str, content_type: str | None = None
     title = find_title(tree, meta, ld, state)
     page = linearize(tree)
     korean = is_korean(lang, title or "") or (not lang and page.hangul)
-    known = known_container(tree, page)
-    selection = [known] if known is not None else choose_story(page)
-    container = (
-        selection[0]
-        if len(selection) == 1
-        else page.spans[selection[0].parent]
-        if selection
-        else None
-    )
+    selection, container = find_story(page)
     local_tz: tzinfo = SEOUL if korean else UTC
     window = date_window(page, container, title)
     published, modified = find_dates(tree, meta, ld, state, window, local_tz)
@@ -80,17 +80,18 @@ def extract_article(html: bytes | str, url: str, content_type: str | None = None
     )
 
 
-def decode_page(body: bytes, content_type: str | None) -> str:
-    """Decode page bytes, distrusting a single-byte header charset the page itself contradicts.
-
-    Servers often label everything ISO-8859-1 by default while the page declares (and is)
-    EUC-KR; the page's own declaration is then the better witness.
-    """
+def decode_page(body: bytes, content_type: str | None) -> str | bytes:
+    """Decode page bytes, distrusting a single-byte header charset the page itself contradicts."""
+    # Servers often label everything ISO-8859-1 by default while the page declares (and is)
+    # EUC-KR; the page's own declaration is then the better witness. Valid UTF-8 is handed
+    # back as bytes, which lexbor reads natively (re-encoding the text would cost a pass).
     text, codec = decode(body, content_type)
     if codec == "cp1252" and content_type and not body.isascii():
         own, own_codec = decode(body, None)
         if own_codec != "cp1252":
             return own
+    if codec == "utf-8":
+        return body.removeprefix(codecs.BOM_UTF8)
     return text
 
 
@@ -98,7 +99,6 @@ def decode_page(body: bytes, content_type: str | None) -> str:
 # Small text helpers
 # ---------------------------------------------------------------------------------------------
 
-_WS = re.compile(r"\s+")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -149,23 +149,18 @@ class LinkedData:
     description: str | None = None
     lang: str | None = None
     publisher: str | None = None
+    # Dates from other typed objects (WebPage, ClaimReview), used when no article has any.
+    page_published: str | None = None
+    page_modified: str | None = None
 
 
-_ARTICLE_TYPES = {
-    "newsarticle",
-    "article",
-    "reportagenewsarticle",
-    "analysisnewsarticle",
-    "opinionnewsarticle",
-    "backgroundnewsarticle",
-    "blogposting",
-    "socialmediaposting",
-    "liveblogposting",
-    "techarticle",
-    "scholarlyarticle",
-    "report",
-    "review",
-}
+# fmt: off
+_ARTICLE_TYPES = frozenset((
+    "newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "backgroundnewsarticle", "blogposting", "socialmediaposting",
+    "liveblogposting", "techarticle", "scholarlyarticle", "report", "review",
+))
+# fmt: on
 
 
 def _ld_objects(data: Any) -> Iterator[dict[str, Any]]:
@@ -215,20 +210,42 @@ def _loads_lenient(text: str) -> Any:
         return json.loads(text, strict=False)
     except ValueError:
         pass
-    # Stray trailing semicolons and HTML comments wrap some blocks.
+    # Stray trailing semicolons, HTML comments and trailing commas break some blocks.
     cleaned = text.strip().removeprefix("<!--").removesuffix("-->").strip().rstrip(";")
+    cleaned = _TRAILING_COMMA.sub(r"\1", cleaned)
     try:
         return json.loads(cleaned, strict=False)
     except ValueError:
         return None
 
 
+_TRAILING_COMMA = re.compile(r",\s*([\]}])")
+# For blocks no parser accepts (unescaped quotes in a description): the fields we need.
+_LD_FIELD = re.compile(r'"(headline|datePublished|dateModified)"\s*:\s*"([^"]{4,300})"')
+_LD_AUTHOR = re.compile(r'"author"\s*:\s*(?:\[\s*)?\{[^{}]*?"name"\s*:\s*"([^"]{2,100})"')
+
+
+def _salvage_ld(ld: LinkedData, text: str) -> None:
+    """Pick the article fields out of a JSON-LD block that does not parse."""
+    if not re.search(r'"@type"\s*:\s*"(?:News)?Article"', text):
+        return
+    fields = dict(_LD_FIELD.findall(text))
+    ld.headline = ld.headline or fields.get("headline")
+    ld.published = ld.published or fields.get("datePublished")
+    ld.modified = ld.modified or fields.get("dateModified")
+    author = _LD_AUTHOR.search(text)
+    if author and not ld.authors:
+        ld.authors = [author.group(1)]
+
+
 def read_json_ld(tree: LexborHTMLParser) -> LinkedData:
     """Read the article object out of every <script type=application/ld+json> block."""
     ld = LinkedData()
     for script in tree.css('script[type="application/ld+json"]'):
-        data = _loads_lenient(script.text(deep=True))
+        text = script.text(deep=True)
+        data = _loads_lenient(text)
         if data is None:
+            _salvage_ld(ld, text)
             continue
         for obj in _ld_objects(data):
             types = _ld_types(obj)
@@ -236,6 +253,11 @@ def read_json_ld(tree: LexborHTMLParser) -> LinkedData:
                 if not ld.publisher and types & {"organization", "newsmediaorganization"}:
                     name = obj.get("name")
                     ld.publisher = name if isinstance(name, str) else None
+                published, modified = obj.get("datePublished"), obj.get("dateModified")
+                if isinstance(published, str) and not ld.page_published:
+                    ld.page_published = published
+                if isinstance(modified, str) and not ld.page_modified:
+                    ld.page_modified = modified
                 continue
             _merge_ld_article(ld, obj)
     return ld
@@ -284,6 +306,8 @@ _TAG = re.compile(r"<[^>]+>")
 def read_json_state(tree: LexborHTMLParser) -> JsonState:
     """Read the article out of inline JSON state, where some CMSs keep the only copy."""
     state = JsonState()
+    if not tree.scripts_contain("Fusion.globalContent"):
+        return state
     for script in tree.css("script"):
         if script.attributes.get("src"):
             continue
@@ -310,7 +334,7 @@ def _read_arc(state: JsonState, content: dict[str, Any]) -> None:
         kind = element.get("type")
         raw = element.get("content")
         if kind in {"text", "header"} and isinstance(raw, str):
-            line = squash(_unescape(_TAG.sub("", raw.replace("<br/>", "\n"))))
+            line = squash(unescape(_TAG.sub("", raw.replace("<br/>", "\n"))))
             if line:
                 state.paragraphs.append(line)
     headlines = content.get("headlines")
@@ -332,13 +356,6 @@ def _read_arc(state: JsonState, content: dict[str, Any]) -> None:
         name = byline if isinstance(byline, str) and byline.strip() else person.get("name")
         if isinstance(name, str) and name.strip():
             state.authors.append(squash(name))
-
-
-def _unescape(text: str) -> str:
-    """Decode HTML character references in a fragment taken from JSON."""
-    import html
-
-    return html.unescape(text)
 
 
 def find_lang(tree: LexborHTMLParser, meta: dict[str, str], ld: LinkedData) -> str | None:
@@ -462,270 +479,75 @@ def _is_site_name(title: str, site: str, title_tag: str, candidates: list[str | 
 # Linearised page: the tree walked once into text blocks
 # ---------------------------------------------------------------------------------------------
 
-_BLOCK_TAGS = frozenset(
-    [
-        "p",
-        "div",
-        "section",
-        "article",
-        "main",
-        "header",
-        "footer",
-        "aside",
-        "nav",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "ul",
-        "ol",
-        "li",
-        "dl",
-        "dt",
-        "dd",
-        "table",
-        "tbody",
-        "thead",
-        "tfoot",
-        "tr",
-        "td",
-        "th",
-        "blockquote",
-        "pre",
-        "figure",
-        "figcaption",
-        "form",
-        "fieldset",
-        "address",
-        "hr",
-        "center",
-        "details",
-        "summary",
-        "caption",
-        "body",
-        "html",
-        "hgroup",
-        "menu",
-        "legend",
-        "label",
-        "option",
-    ]
-)
+# fmt: off
+_BLOCK_TAGS = frozenset((
+    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "h1", "h2",
+    "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "table", "tbody", "thead",
+    "tfoot", "tr", "td", "th", "blockquote", "pre", "figure", "figcaption", "form", "fieldset",
+    "address", "hr", "center", "details", "summary", "caption", "body", "html", "hgroup",
+    "menu", "legend", "label", "option",
+))
+# fmt: on
 # Never text a reader sees as article prose.
-_SKIP_TAGS = frozenset(
-    [
-        "script",
-        "style",
-        "noscript",
-        "template",
-        "iframe",
-        "svg",
-        "canvas",
-        "button",
-        "select",
-        "input",
-        "textarea",
-        "object",
-        "embed",
-        "video",
-        "audio",
-        "map",
-        "head",
-        "title",
-        "meta",
-        "link",
-        "frameset",
-        "frame",
-        "applet",
-        "math",
-        "picture",
-        "source",
-    ]
-)
+# fmt: off
+_SKIP_TAGS = frozenset((
+    "script", "style", "noscript", "template", "iframe", "svg", "canvas", "button", "select",
+    "input", "textarea", "object", "embed", "video", "audio", "map", "head", "title", "meta",
+    "link", "frameset", "frame", "applet", "math", "picture", "source",
+))
+# fmt: on
+# Menus and side boxes: never the story nor its dates, and a fifth of a typical page's nodes,
+# so the walk does not enter them at all.
+_UNREAD_TAGS = frozenset({"nav", "aside"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # Containers whose text is furniture whatever it says.
 # (Not <form>: ASP.NET pages wrap the whole page in one.)
 _FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "figcaption", "figure", "menu"})
 
 # class/id words that mark furniture, matched per '-'/'_'-separated part of each token.
-_FURNITURE_PARTS = frozenset(
-    [
-        "related",
-        "relate",
-        "recomm",
-        "popular",
-        "ranking",
-        "rank",
-        "sidebar",
-        "aside",
-        "sidenav",
-        "share",
-        "sharing",
-        "sns",
-        "snsbox",
-        "util",
-        "toolbar",
-        "toolbox",
-        "comment",
-        "comments",
-        "reply",
-        "cmt",
-        "disqus",
-        "livere",
-        "byline",
-        "reporter",
-        "repoter",
-        "journalist",
-        "writer",
-        "profile",
-        "caption",
-        "figcaption",
-        "credit",
-        "copyright",
-        "footer",
-        "foot",
-        "gnb",
-        "lnb",
-        "snb",
-        "nav",
-        "navi",
-        "navigation",
-        "menu",
-        "breadcrumb",
-        "breadcrumbs",
-        "banner",
-        "ad",
-        "ads",
-        "adsense",
-        "dable",
-        "taboola",
-        "outbrain",
-        "newsletter",
-        "subscribe",
-        "subscription",
-        "signup",
-        "modal",
-        "popup",
-        "consent",
-        "tag",
-        "tags",
-        "keyword",
-        "hashtag",
-        "print",
-        "font",
-        "fontsize",
-        "weather",
-        "blind",
-        "skip",
-        "mostread",
-        "mostviewed",
-        "hotnews",
-        "imgdesc",
-        "photodesc",
-        "morenews",
-        "othernews",
-        "newslist",
-    ]
-)
-_FURNITURE_PAIRS = frozenset(
-    [
-        "most-read",
-        "most-viewed",
-        "most-popular",
-        "hot-news",
-        "best-news",
-        "side-bar",
-        "tool-box",
-        "u-cbox",
-        "author-bio",
-        "author-box",
-        "author-info",
-        "author-card",
-        "img-desc",
-        "photo-desc",
-        "photo-txt",
-        "font-size",
-        "more-news",
-        "other-news",
-        "news-list",
-        "list-news",
-        "screen-reader",
-        "sr-only",
-        "visually-hidden",
-        "rel-news",
-        # Not "social" alone: "social-media-embed" holds quoted posts that belong to the story.
-        "social-share",
-        "social-links",
-        "social-icons",
-        "social-buttons",
-        "social-bar",
-        "social-follow",
-    ]
-)
+# fmt: off
+_FURNITURE_PARTS = frozenset((
+    "related", "relate", "recomm", "popular", "ranking", "rank", "sidebar", "aside", "sidenav",
+    "share", "sharing", "sns", "snsbox", "util", "toolbar", "toolbox", "comment", "comments",
+    "reply", "cmt", "disqus", "livere", "byline", "reporter", "repoter", "journalist", "writer",
+    "profile", "caption", "figcaption", "credit", "copyright", "footer", "foot", "gnb", "lnb",
+    "snb", "nav", "navi", "navigation", "menu", "breadcrumb", "breadcrumbs", "banner", "ad",
+    "ads", "adsense", "dable", "taboola", "outbrain", "newsletter", "subscribe", "subscription",
+    "signup", "modal", "popup", "consent", "tag", "tags", "keyword", "hashtag", "print", "font",
+    "fontsize", "weather", "blind", "skip", "mostread", "mostviewed", "hotnews", "imgdesc",
+    "photodesc", "morenews", "othernews", "newslist",
+))
+# fmt: on
+# Two-part names. Not "social" alone: "social-media-embed" holds posts quoted by the story.
+# fmt: off
+_FURNITURE_PAIRS = frozenset((
+    "most-read", "most-viewed", "most-popular", "hot-news", "best-news", "side-bar", "tool-box",
+    "u-cbox", "author-bio", "author-box", "author-info", "author-card", "img-desc",
+    "photo-desc", "photo-txt", "font-size", "more-news", "other-news", "news-list", "list-news",
+    "screen-reader", "sr-only", "visually-hidden", "rel-news",
+    "social-share", "social-links", "social-icons", "social-buttons", "social-bar",
+    "social-follow",
+))
+# fmt: on
 _FURNITURE_PREFIXES = ("recommend", "trend", "advert", "promo", "sponsor", "cookie", "related")
 # Class tokens that describe a neighbour or a state, not the element ("has-sidebar",
 # WordPress's "tag-politics", "category-news").
-_MODIFIERS = frozenset(
-    [
-        "has",
-        "with",
-        "w",
-        "and",
-        "no",
-        "is",
-        "tag",
-        "category",
-        "categories",
-        "cat",
-        "topic",
-        "post",
-        "type",
-        "format",
-        "status",
-        "single",
-        "page",
-        "template",
-        "wp",
-        "js",
-        "theme",
-        "layout",
-        "show",
-        "hide",
-        "hidden",
-        "visible",
-        "text",
-        "align",
-    ]
-)
+# fmt: off
+_MODIFIERS = frozenset((
+    "has", "with", "w", "and", "no", "is", "tag", "category", "categories", "cat", "topic",
+    "post", "type", "format", "status", "single", "page", "template", "wp", "js", "theme",
+    "layout", "show", "hide", "hidden", "visible", "text", "align",
+))
+# fmt: on
 # Words that rescue an element from the furniture list (the body itself), '-'/'_' removed.
+# fmt: off
 _BODY_MARKS = (
-    "articlebody",
-    "articlecontent",
-    "articletext",
-    "articletxt",
-    "articleview",
-    "newsbody",
-    "newscontent",
-    "newstext",
-    "newstxt",
-    "storybody",
-    "storycontent",
-    "storytext",
-    "postbody",
-    "postcontent",
-    "entrycontent",
-    "arttxt",
-    "artbody",
-    "dicarea",
-    "newsctarticle",
-    "viewcon",
-    "textbody",
-    "bodytext",
-    "contentbody",
-    "contentsbody",
+    "articlebody", "articlecontent", "articletext", "articletxt", "articleview", "newsbody",
+    "newscontent", "newstext", "newstxt", "storybody", "storycontent", "storytext", "postbody",
+    "postcontent", "entrycontent", "arttxt", "artbody", "dicarea", "newsctarticle", "viewcon",
+    "textbody", "bodytext", "contentbody", "contentsbody",
 )
+# fmt: on
 _SEPARATORS = str.maketrans("_", "-")
 _FURNITURE_ANY = _FURNITURE_PARTS | {p for pair in _FURNITURE_PAIRS for p in pair.split("-")}
 
@@ -749,9 +571,8 @@ class Block:
 
     text: str
     links: int  # characters of text inside <a>
-    tag: str  # the nearest enclosing block element
-    span: int  # index of that element in Page.spans (-1: directly in <body>)
-    heading: bool
+    span: int  # index of the nearest enclosing block element in Page.spans (-1: <body>)
+    heading: bool  # set in <h1>-<h6>
     buried: bool  # inside an element that reads as furniture
     teaser: bool = False  # opens with a link that is a fair share of it (a headline + blurb)
     good: int = 0  # prose weight, see _good()
@@ -770,6 +591,7 @@ class Span:
     furniture: bool  # the element itself reads as furniture
     buried: bool  # some ancestor does
     bodyish: bool
+    index: int = -1  # position in Page.spans
 
 
 @dataclass(slots=True)
@@ -779,16 +601,47 @@ class Page:
     blocks: list[Block]
     spans: list[Span]
     hangul: bool
+    known: list[int] = field(default_factory=list)  # spans of known story layouts
 
 
-def _marks(attrs: dict[str, str | None]) -> str:
-    """Lower-cased 'class id' string of an element, for pattern tests."""
-    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower().strip()
+# Where common Korean CMSs and portals keep the story; tried before the general search.
+_KNOWN_IDS = frozenset(
+    {
+        "dic_area",  # Naver news
+        "articleBodyContents",  # Naver news, older layout
+        "articeBody",  # Naver entertainment
+        "newsEndContents",  # Naver sports
+        "article-view-content-div",  # ND Soft CMS (many regional papers)
+        "news_body_id",  # Chosun (2016)
+        "articleBody",
+        "article_body",
+        "articleText",
+        "textBody",
+        "newsViewArea",
+    }
+)
+_KNOWN_CLASSES = frozenset(
+    {
+        "article_txt",  # Donga
+        "art_body",  # Kyunghyang
+        "article-text",  # Hankyoreh
+        "story-news",  # Yonhap
+    }
+)
+_DAUM_VIEW = "article_view"  # Daum keeps the story in the <section> of div.article_view
 
 
-def _classes(node: LexborNode) -> str:
-    """Lower-cased 'class id' string of a node."""
-    return _marks(node.attributes)
+def _is_known_body(tag: str, attrs: dict[str, str | None], parent: Span | None) -> bool:
+    """Whether an element is the story box of a layout we know."""
+    if attrs.get("id") in _KNOWN_IDS or attrs.get("itemprop") == "articleBody":
+        return True
+    cls = attrs.get("class")
+    if cls and not _KNOWN_CLASSES.isdisjoint(cls.split()):
+        return True
+    if tag == "section" and parent is not None:
+        up = parent.node.attributes.get("class")
+        return up is not None and _DAUM_VIEW in up.split()
+    return False
 
 
 _FURNITURE_ROLES = frozenset(
@@ -833,21 +686,29 @@ def _marks_verdict(cls: str | None, ident: str | None) -> tuple[bool, bool]:
     return furniture, body
 
 
+_BOX_STOPS = frozenset({"p", "body", "article", "main", "td", "html"})
+
+
 def media_boxes(tree: LexborHTMLParser) -> set[int]:
     """Elements that hold an image and only a caption's worth of text (photo boxes)."""
     boxes: set[int] = set()
-    for img in tree.css("img"):
+    sizes: dict[int, int] = {}  # text length per element; images in a gallery share ancestors
+    for img in tree.css("body img"):
         node = img.parent
-        top: LexborNode | None = None
+        top = 0
         for _ in range(4):
-            if node is None or node.tag in {"p", "body", "article", "main", "td", "html"}:
+            if node is None or node.tag in _BOX_STOPS:
                 break
-            if len(node.text(deep=True).strip()) > 300:
+            key = node.mem_id
+            size = sizes.get(key)
+            if size is None:
+                size = sizes[key] = len(node.text(deep=True).strip())
+            if size > 300:
                 break
-            top = node
+            top = key
             node = node.parent
-        if top is not None and top.text(deep=True).strip():
-            boxes.add(top.mem_id)
+        if top and sizes[top]:
+            boxes.add(top)
     return boxes
 
 
@@ -870,13 +731,11 @@ _SKIP, _LINK = -2, -1
 
 
 def linearize(tree: LexborHTMLParser) -> Page:
-    """Walk the <body> once into text blocks, recording which elements hold which blocks.
-
-    lexbor's C traversal yields nodes in document order without closing events, so each
-    element we track remembers the node that follows its subtree; meeting that node closes it.
-    Whitespace-only text nodes (a third of most pages) are skipped in C; the one place they
-    matter, between two inline elements ("<b>Jane</b> <i>Doe</i>"), is checked per element.
-    """
+    """Walk the <body> once into text blocks, recording which elements hold which blocks."""
+    # lexbor's C traversal yields nodes in document order without closing events, so each
+    # element we track remembers the node that follows its subtree; meeting that node closes it.
+    # Whitespace-only text nodes (a third of most pages) are skipped in C; the one place they
+    # matter, between two inline elements ("<b>Jane</b> <i>Doe</i>"), is checked per element.
     blocks: list[Block] = []
     spans: list[Span] = []
     root = tree.body
@@ -889,9 +748,8 @@ def linearize(tree: LexborHTMLParser) -> Page:
     open_tags: list[tuple[str, int, bool, int]] = [("body", 0, False, -1)]
     ends: list[int] = []  # per tracked open element: mem_id of the node that closes it
     kinds: list[int] = []  # per tracked open element: span index, _LINK or _SKIP
-
+    known: list[int] = []
     has_text = False  # whether `buf` holds more than whitespace
-
     lead_link = False  # whether the first text of `buf` sits in a link
 
     def flush() -> None:
@@ -902,7 +760,7 @@ def linearize(tree: LexborHTMLParser) -> Page:
             heading = tag in _HEADINGS
             n = len(text)
             teaser = lead_link and links * 7 > n
-            block = Block(text, min(links, n), tag, index, heading, buried, teaser)
+            block = Block(text, min(links, n), index, heading, buried, teaser)
             block.good = _good(block)
             blocks.append(block)
         buf.clear()
@@ -942,7 +800,13 @@ def linearize(tree: LexborHTMLParser) -> Page:
             continue
         if tag is None or tag[0] in "-_!":
             continue
-        if tag in _SKIP_TAGS:
+        unread = tag in _UNREAD_TAGS or (
+            # The site's footer, not an article's own (which may carry its byline and dates).
+            tag == "footer" and all(t[0] not in {"article", "main"} for t in open_tags)
+        )
+        if unread or tag in _SKIP_TAGS:
+            if unread and buf:
+                flush()
             skipping += 1
             ends.append(_subtree_end(node))
             kinds.append(_SKIP)
@@ -959,9 +823,13 @@ def linearize(tree: LexborHTMLParser) -> Page:
                 marked, bodyish = _marks_verdict(attrs.get("class"), attrs.get("id"))
                 bodyish = bodyish or attrs.get("itemprop") == "articleBody"
                 # "l-sidebar-fixed l-article-body": a body word outweighs a layout word.
-                furniture = tag in _FURNITURE_TAGS or (
-                    (marked or _is_hidden(attrs)) and not bodyish
-                )
+                hiding = (
+                    "style" in attrs
+                    or "role" in attrs
+                    or "aria-hidden" in attrs
+                    or "hidden" in attrs
+                ) and _is_hidden(attrs)
+                furniture = tag in _FURNITURE_TAGS or ((marked or hiding) and not bodyish)
             else:
                 bodyish = False
                 furniture = tag in _FURNITURE_TAGS
@@ -969,9 +837,12 @@ def linearize(tree: LexborHTMLParser) -> Page:
             _up, parent_depth, buried, parent = open_tags[-1]
             depth = parent_depth + 1
             index = len(spans)
+            first = len(blocks)
             spans.append(
-                Span(node, tag, parent, len(blocks), len(blocks), depth, furniture, buried, bodyish)
+                Span(node, tag, parent, first, first, depth, furniture, buried, bodyish, index)
             )
+            if attrs and _is_known_body(tag, attrs, spans[parent] if parent >= 0 else None):
+                known.append(index)
             open_tags.append((tag, depth, buried or furniture, index))
             ends.append(_subtree_end(node))
             kinds.append(index)
@@ -991,7 +862,7 @@ def linearize(tree: LexborHTMLParser) -> Page:
         if kind >= 0:
             spans[kind].last = len(blocks)
     hangul = any(_HANGUL.search(b.text) for b in blocks[:: max(1, len(blocks) // 50)])
-    page = Page(blocks, spans, hangul)
+    page = Page(blocks, spans, hangul, known)
     _overrule_marks(page)
     return page
 
@@ -1022,16 +893,29 @@ def _overrule_marks(page: Page) -> None:
 
 _SENTENCE_END = re.compile(r"[.!?。…\"'”’)\]다요죠까음함임]\s*$")
 _COPYRIGHT = re.compile(
-    r"ⓒ|©|\(c\)\s*\S|copyright|저작권자|무단\s*전재|무단전재|재배포\s*금지|재배포금지|"
+    r"ⓒ|©|(?-i:\([cC]\)\s*[A-Z0-9가-힣])|copyright|저작권자|무단\s*전재|무단전재|재배포\s*금지|재배포금지|"
     r"all rights reserved|AI\s*학습\s*(?:및\s*)?활용\s*금지",
     re.I,
 )
-# Lines that close Korean stories but are not the story: tips, credits, links, hashtags.
+# Lines that close stories but are not the story: tip lines, credits, sign-offs with contact
+# details, links, hashtags. Only the last lines are tested, and words a final sentence may
+# well use ("시민 제보", "구독자") only count in their trailer forms.
 _TRAILER = re.compile(
-    r"제보|카카오톡|카톡|\[전화\]|\[메일\]|\[이메일\]|^\s*\(끝\)\s*$|^\s*<끝>\s*$|"
+    r"제보\s*[:：)\]]|\[제보|제보하기|제보가\s*뉴스|기사\s*문의|\[카카오톡\]|카카오톡\s*[:：]|"
+    r"카톡\s*[:：/]|\[전화\]|\[메일\]|\[이메일\]|^\s*\(끝\)\s*$|^\s*<끝>\s*$|"
     r"@[\w-]+\.[\w.]+|\b0\d{1,2}-\d{3,4}-\d{4}\b|^\s*[▶☞▷◆■]|^\s*#\S+(?:\s+#\S+)+\s*$|"
-    r"영상(?:취재|편집|기자)|촬영기자|그래픽\s*:|관련기사|^\s*\[[^]]*(?:영상|편집|그래픽|사진)[^]]*\]\s*$|"
-    r"기사문의|구독|채널\s*추가|네이버에서|바로가기|more\s+stories|related:",
+    r"영상(?:취재|편집|기자)|촬영기자|그래픽\s*:|관련기사|"
+    r"^\s*\[[^]]*(?:영상|편집|그래픽|사진)[^]]*\]\s*$|구독하(?:고|기|세요)|구독\s*(?:신청|버튼)|"
+    r"채널\s*추가|바로가기|more\s+stories|related:",
+    re.I,
+)
+# Photo captions that escaped the photo-box test, known by their closing credit.
+_CAPTION = re.compile(
+    r"\((?:image|photo|picture|credit|source)s?\s*:[^)]*\)\s*$"
+    r"|(?:photo|image|picture)\s+(?:by|credit|courtesy)\b[^.]*$"
+    r"|[/=]\s*(?:연합뉴스|뉴스1|뉴시스|[가-힣A-Za-z]{1,10}DB)\s*$"
+    r"|\[(?:[^\]]*=)?(?:연합뉴스|연합|뉴스1|뉴시스|[^\]]*자료사진|[^\]]*제공)\]\s*$"
+    r"|^\s*\(?사진\s*[=:]",
     re.I,
 )
 _ALWAYS_DROP = re.compile(
@@ -1061,39 +945,11 @@ def _bad(block: Block) -> int:
 
 
 # Where common Korean CMSs and portals keep the story; tried before the general search.
-_KNOWN_BODIES = (
-    "#dic_area",  # Naver news
-    "#articleBodyContents",  # Naver news, older layout
-    "#articeBody",  # Naver entertainment
-    "#newsEndContents",  # Naver sports
-    ".article_view section",  # Daum
-    "#article-view-content-div",  # ND Soft CMS (many regional papers)
-    "#news_body_id",  # Chosun (2016)
-    ".article_txt",  # Donga
-    "#articleBody",
-    "#article_body",
-    ".art_body",  # Kyunghyang
-    ".article-text",  # Hankyoreh
-    ".story-news",  # Yonhap
-    "#articleText",
-    "#textBody",
-    "#newsViewArea",
-    '[itemprop="articleBody"]',
-)
-
-
-_KNOWN_BODIES_QUERY = ", ".join(_KNOWN_BODIES)
-
-
-def known_container(tree: LexborHTMLParser, page: Page) -> Span | None:
-    """The story element of a known layout, when it holds real prose."""
-    found = tree.css(_KNOWN_BODIES_QUERY)  # one pass over the tree for every layout
-    if not found:
-        return None
-    by_id = {span.node.mem_id: span for span in page.spans}
-    for node in found:
-        span = by_id.get(node.mem_id)
-        if span is not None and _good_in(page, span) >= 200:
+def known_container(page: Page) -> Span | None:
+    """The story element of a known layout (marked during the walk), when it holds prose."""
+    for index in page.known:
+        span = page.spans[index]
+        if _good_in(page, span) >= 200:
             return span
     return None
 
@@ -1147,12 +1003,10 @@ _DIVIDERS = (1.0, 2.0, 6.0, 9.0, 12.0)  # how much an ancestor n levels up gets 
 
 
 def choose_by_paragraphs(page: Page) -> list[Span]:
-    """The element holding most prose paragraphs, plus siblings that continue the story.
-
-    As readability does: each paragraph credits its parent fully and farther ancestors less,
-    so the winner is the element the paragraphs sit directly in, not the page wrapper that
-    also holds teaser lists further down.
-    """
+    """The element holding most prose paragraphs, plus siblings that continue the story."""
+    # As readability does: each paragraph credits its parent fully and farther ancestors less,
+    # so the winner is the element the paragraphs sit directly in, not the page wrapper that
+    # also holds teaser lists further down.
     spans, blocks = page.spans, page.blocks
     score = [0.0] * len(spans)
     chars, links = [0], [0]
@@ -1225,22 +1079,21 @@ def _paragraph_home(page: Page, block: Block) -> int:
     return s
 
 
-def choose_story(page: Page) -> list[Span]:
-    """Reconcile the two searches: the paragraph cluster, widened to its look-alikes.
-
-    The paragraph search finds where the story's paragraphs sit but misses a story split into
-    several boxes; the subtree search covers those but also swallows teasers and company
-    boilerplate next to the story. Take the cluster, then add boxes inside the subtree that
-    look like the cluster's own (same tag and class).
-    """
+def choose_story(page: Page) -> tuple[list[Span], Span | None]:
+    """Reconcile the two searches: the paragraph cluster, widened to its look-alikes."""
+    # The paragraph search finds where the story's paragraphs sit but misses a story split into
+    # several boxes; the subtree search covers those but also swallows teasers and company
+    # boilerplate next to the story. Take the cluster, then add boxes inside the subtree that
+    # look like the cluster's own (same tag and class). Returns the boxes and their enclosure.
     cluster = choose_by_paragraphs(page)
     region = choose_container(page)
     if not cluster:
-        return [region] if region is not None else []
+        return ([region], region) if region is not None else ([], None)
     if region is None or not all(
         region.first <= s.first and s.last <= region.last for s in cluster
     ):
-        return cluster
+        enclosure = cluster[0] if len(cluster) == 1 else page.spans[cluster[0].parent]
+        return cluster, enclosure
     homes = {
         _paragraph_home(page, b)
         for s in cluster
@@ -1249,7 +1102,7 @@ def choose_story(page: Page) -> list[Span]:
     }
     signatures = {_signature(page.spans[h]) for h in homes if h >= 0}
     chosen = list(cluster)
-    for span in page.spans:
+    for span in page.spans[region.index :]:
         if span.first >= region.last:
             break
         if span.first < region.first or span.last <= span.first:
@@ -1261,7 +1114,13 @@ def choose_story(page: Page) -> list[Span]:
         chosen = [c for c in chosen if not (span.first <= c.first and c.last <= span.last)]
         chosen.append(span)
     chosen.sort(key=lambda s: s.first)
-    return chosen
+    return chosen, (chosen[0] if len(chosen) == 1 else region)
+
+
+def find_story(page: Page) -> tuple[list[Span], Span | None]:
+    """The elements holding the story, and the one element that encloses them all."""
+    known = known_container(page)
+    return ([known], known) if known is not None else choose_story(page)
 
 
 def _good_in(page: Page, span: Span) -> int:
@@ -1274,17 +1133,37 @@ def _dropped_by_furniture(page: Page, container: Span) -> list[bool]:
     first, last = container.first, container.last
     dropped = [False] * (last - first)
     total = sum(b.good for b in page.blocks[first:last]) or 1
-    for span in page.spans:
-        if not span.furniture or span.depth <= container.depth:
-            continue
-        if span.first < first or span.last > last or span.last <= span.first:
+    for span in page.spans[container.index + 1 :]:
+        if span.first >= last:
+            break  # spans are in document order: the rest lie after the container
+        if not span.furniture or span.last <= span.first:
             continue
         # A "furniture" mark on most of the story is a false alarm (class="article share-on").
         if span.bodyish or sum(b.good for b in page.blocks[span.first : span.last]) > total / 2:
             continue
         for i in range(span.first, span.last):
             dropped[i - first] = True
+    for span in _teaser_items(page, container):
+        for i in range(span.first, span.last):
+            dropped[i - first] = True
     return dropped
+
+
+def _teaser_items(page: Page, container: Span) -> list[Span]:
+    """Items of a teaser list inside the story box: a linked headline line, then a blurb."""
+    # One such item could be a story's own list; two or more under one parent are a
+    # "related stories" box, whatever its class says.
+    blocks = page.blocks
+    items: dict[int, list[Span]] = {}
+    for span in page.spans[container.index + 1 :]:
+        if span.first >= container.last:
+            break
+        if span.last - span.first < 2 or span.tag not in {"li", "article", "div"}:
+            continue
+        head = blocks[span.first]
+        if head.links * 5 >= len(head.text) * 4 and len(head.text) < 150:
+            items.setdefault(span.parent, []).append(span)
+    return [span for group in items.values() if len(group) >= 2 for span in group]
 
 
 def body_from_dom(page: Page, selection: list[Span], title: str | None) -> list[str]:
@@ -1293,29 +1172,34 @@ def body_from_dom(page: Page, selection: list[Span], title: str | None) -> list[
     norm_title = squash(title or "").lower()
     for container in selection:
         dropped = _dropped_by_furniture(page, container)
+        label = False  # whether the last line kept is a short label ("관련기사", "DON'T MISS")
         for i, block in enumerate(page.blocks[container.first : container.last]):
-            if not dropped[i]:
-                line = _story_line(block, norm_title)
-                if line:
-                    lines.append(line)
+            if dropped[i]:
+                continue
+            if block.links * 2 > len(block.text):
+                if label:
+                    lines.pop()  # the label of a list of links is furniture too
+                label = False
+                continue
+            line = _story_line(block, norm_title)
+            if line:
+                lines.append(line)
+                label = len(line) <= 40 and not _SENTENCE_END.search(line)
     return lines
 
 
 def _story_line(block: Block, norm_title: str) -> str | None:
     """A block's text when it reads as part of the story, else None."""
-    if True:
-        text = block.text
-        n = len(text)
-        if block.links * 2 > n:
-            return None
-        if norm_title and text.lower() == norm_title:
-            return None
-        if _ALWAYS_DROP.search(text):
-            return None
-        if n < 200 and _COPYRIGHT.search(text):
-            return None
-        if n < 80 and _DATELINE.match(text):
-            return None
+    text = block.text
+    n = len(text)
+    if norm_title and text.lower() == norm_title:
+        return None
+    if _ALWAYS_DROP.search(text):
+        return None
+    if n < 200 and (_COPYRIGHT.search(text) or _CAPTION.search(text)):
+        return None
+    if n < 80 and _DATELINE.match(text):
+        return None
     return text
 
 
@@ -1328,11 +1212,9 @@ def split_trailer(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _covers(lines: list[str], paragraphs: list[str]) -> bool:
-    """Whether the DOM lines already hold (nearly) all of the inline state's story text.
-
-    The DOM copy is then preferred: it also carries what the state keeps elsewhere
-    (embedded posts, lists).
-    """
+    """Whether the DOM lines already hold (nearly) all of the inline state's story text."""
+    # The DOM copy is then preferred: it also carries what the state keeps elsewhere
+    # (embedded posts, lists).
     dom = " ".join(lines)
     found = sum(len(p) for p in paragraphs if p in dom)
     return found >= 0.8 * sum(len(p) for p in paragraphs)
@@ -1341,11 +1223,15 @@ def _covers(lines: list[str], paragraphs: list[str]) -> bool:
 def find_body(
     page: Page, selection: list[Span], title: str | None, ld: LinkedData, state: JsonState
 ) -> tuple[list[str], list[str]]:
-    """The story paragraphs and the trailer cut from them.
-
-    Inline JSON state wins when it has the story, then the DOM, then JSON-LD articleBody.
-    """
+    """The story paragraphs and the trailer (tips, credits, copyright) cut from their end."""
+    # The DOM's text, unless inline JSON state holds story text the DOM lacks (the story lives
+    # only there), or JSON-LD articleBody is far longer than what the DOM yielded.
     lines = body_from_dom(page, selection, title)
+    if not lines:
+        # Everything in the chosen boxes was furniture: fall back to the densest subtree.
+        region = choose_container(page)
+        if region is not None and all(region is not s for s in selection):
+            lines = body_from_dom(page, [region], title)
     dom_len = sum(len(line) for line in lines)
     if state.paragraphs and not _covers(lines, state.paragraphs):
         return split_trailer([p for p in state.paragraphs if not _COPYRIGHT.search(p)])
@@ -1361,44 +1247,22 @@ def find_body(
 # Dates
 # ---------------------------------------------------------------------------------------------
 
+# fmt: off
 _PUBLISHED_META = (
-    "article:published_time",
-    "og:article:published_time",
-    "article:published",
-    "datepublished",
-    "og:published_time",
-    "published_time",
-    "og:regdate",
-    "pubdate",
-    "publishdate",
-    "publish-date",
-    "publish_date",
-    "publication_date",
-    "sailthru.date",
-    "parsely-pub-date",
-    "dc.date.issued",
-    "dcterms.issued",
-    "dc.date.created",
-    "dcterms.created",
-    "dc.date",
-    "dcterms.date",
-    "date",
-    "article.published",
-    "nv:news:date",
-    "datecreated",
+    "article:published_time", "og:article:published_time", "article:published", "datepublished",
+    "og:published_time", "published_time", "og:regdate", "pubdate", "publishdate",
+    "publish-date", "publish_date", "publication_date", "sailthru.date", "parsely-pub-date",
+    "dc.date.issued", "dcterms.issued", "dc.date.created", "dcterms.created", "dc.date",
+    "dcterms.date", "date", "article.published", "nv:news:date", "datecreated",
 )
+# fmt: on
+# fmt: off
 _MODIFIED_META = (
-    "article:modified_time",
-    "og:article:modified_time",
-    "article:modified",
-    "datemodified",
-    "og:updated_time",
-    "modified_time",
-    "dc.date.modified",
-    "dcterms.modified",
-    "last-modified",
+    "article:modified_time", "og:article:modified_time", "article:modified", "datemodified",
+    "og:updated_time", "modified_time", "dc.date.modified", "dcterms.modified", "last-modified",
     "lastmod",
 )
+# fmt: on
 
 _DATE = re.compile(
     r"(?P<y>(?:19|20)\d{2})\s*[-./년]\s*(?P<m>\d{1,2})\s*[-./월]\s*(?P<d>\d{1,2})\s*[일.]?"
@@ -1411,17 +1275,96 @@ _COMPACT = re.compile(r"^((?:19|20)\d{2})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?
 
 _PUBLISHED_LABEL = re.compile(
     r"(?:기사\s*입력|최초\s*입력|최초\s*등록|입력|등록|송고\s*시간|송고|승인|게재|발행|작성|"
-    r"published|posted)"
-    r"\s*(?:일시|시간|일)?\s*[:：|]?\s*"
+    r"published(?:\s+on)?|posted(?:\s+on)?|first\s+published)"
+    r"\s*(?:일시|시간|일)?\s*[:：|]?\s*[\[(]?\s*",
+    re.I,
 )
 _DATELINE = re.compile(
     r"^\s*(?:기사\s*입력|최초\s*입력|입력|등록|송고\s*시간|송고|승인|수정|최종\s*수정|업데이트|"
     r"기사\s*수정|발행|게재|작성)?\s*(?:일시|시간|일)?\s*[:：|]?\s*(?:19|20)\d{2}\s*[-./년]"
 )
 _MODIFIED_LABEL = re.compile(
-    r"(?:최종\s*수정|기사\s*수정|수정|업데이트|updated|modified)\s*(?:일시|시간|일)?\s*[:：|]?\s*",
+    r"(?:최종\s*수정|기사\s*수정|수정|업데이트|(?:last\s+)?updated(?:\s+on)?|modified)"
+    r"\s*(?:일시|시간|일)?\s*[:：|]?\s*[\[(]?\s*",
     re.I,
 )
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_CLOCK = r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap]\.?m\.?)?\s*([a-z]{2,5}\b|[+-]\d{2}:?\d{2})?"
+# "Nov. 19, 2019, 9:02 AM EST", "Monday, November 18th, 2019", "19 Nov 2019 07:09 GMT",
+# "01:38:07 PM IST Nov 20, 2019".
+_EN_DATE = re.compile(
+    rf"(?:{_CLOCK}\s+)?"
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+    rf"(?:({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{{2}})"
+    rf"|(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH}),?\s+((?:19|20)\d{{2}}))"
+    rf"(?:,?\s*(?:at\s+|-\s+)?{_CLOCK})?",
+    re.I,
+)
+_ZONES = {
+    "gmt": 0.0,
+    "utc": 0.0,
+    "z": 0.0,
+    "est": -5.0,
+    "edt": -4.0,
+    "cst": -6.0,
+    "cdt": -5.0,
+    "mst": -7.0,
+    "mdt": -6.0,
+    "pst": -8.0,
+    "pdt": -7.0,
+    "bst": 1.0,
+    "cet": 1.0,
+    "cest": 2.0,
+    "eet": 2.0,
+    "eest": 3.0,
+    "ist": 5.5,
+    "kst": 9.0,
+    "jst": 9.0,
+    "aest": 10.0,
+    "aedt": 11.0,
+}
+
+
+def find_english_date(text: str, local_tz: tzinfo) -> datetime | None:
+    """The first English-style date ("Nov. 19, 2019, 9:02 AM EST") inside a piece of text."""
+    m = _EN_DATE.search(text)
+    if not m:
+        return None
+    g = m.groups()
+    # Groups: leading clock (0-4), month-first date (5-7), day-first date (8-10), clock (11-15).
+    month_name, day, year = (g[5], g[6], g[7]) if g[5] else (g[9], g[8], g[10])
+    clock = g[11:16] if g[11] else g[0:5]
+    hour, minute, second = (int(x) if x else 0 for x in clock[:3])
+    ampm = (clock[3] or "").lower().replace(".", "")
+    if ampm == "pm" and hour < 12:
+        hour += 12
+    elif ampm == "am" and hour == 12:
+        hour = 0
+    zone: tzinfo = local_tz
+    label = clock[4]
+    if label and label[0] in "+-":
+        zone = _offset(label)
+    elif label and label.lower() in _ZONES:
+        zone = timezone(timedelta(hours=_ZONES[label.lower()]))
+    try:
+        return datetime(
+            int(year), _MONTHS[month_name[:3].lower()], int(day), hour, minute, second, tzinfo=zone
+        )
+    except ValueError:
+        return None
+
+
+def _offset(label: str) -> tzinfo:
+    """A fixed zone from '+09:00' / '-0500'."""
+    sign = -1 if label[0] == "-" else 1
+    digits = label[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0)))
 
 
 def parse_date(value: str, local_tz: tzinfo) -> datetime | None:
@@ -1458,7 +1401,7 @@ def find_date_in(text: str, local_tz: tzinfo) -> datetime | None:
     """The first date (with optional time, 오전/오후 and offset) inside a piece of text."""
     m = _DATE.search(text)
     if not m:
-        return None
+        return find_english_date(text, local_tz)
     hour = int(m["H"]) if m["H"] else 0
     ampm = m["ampm"] or m["ampm2"]
     if ampm in {"오후", "PM", "pm"} and hour < 12:
@@ -1487,9 +1430,7 @@ def _build(
     elif tz == "KST":
         zone = SEOUL
     elif tz:
-        sign = -1 if tz[0] == "-" else 1
-        digits = tz[1:].replace(":", "")
-        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        zone = _offset(tz)
     try:
         return datetime(y, mo, d, h, mi, s, tzinfo=zone)
     except ValueError:
@@ -1524,46 +1465,78 @@ def _attr_date(tree: LexborHTMLParser, selector: str, attr: str, tz: tzinfo) -> 
 
 
 def date_window(page: Page, container: Span | None, title: str | None) -> list[Block]:
-    """The blocks around the headline and the story, where its own date lines sit.
-
-    Site-wide headers carry their own clocks ('최종업데이트', weather bars), so the page
-    is not searched as a whole.
-    """
+    """The blocks around the headline and the story, where its own date lines sit."""
+    # Site-wide headers carry their own clocks ('최종업데이트', weather bars), so the page
+    # is not searched as a whole.
     blocks = page.blocks
     start = container.first if container is not None else 0
     end = container.last if container is not None else len(blocks)
     norm_title = squash(title or "")
+    anchor = -1
     for i, block in enumerate(blocks):
         if norm_title and block.heading and block.text == norm_title:
-            # A date may sit just above the headline, inside the same header element.
-            head = page.spans[block.span].parent if block.span >= 0 else -1
-            floor = page.spans[head].first if head >= 0 else i
-            start = min(start, max(i - 3, floor))
+            anchor = i
             break
+    if anchor < 0 and norm_title:
+        # Headlines set in <dt>, <strong> or a plain <div>: the nearest copy above the story.
+        for i in range(start - 1, max(-1, start - 40), -1):
+            if blocks[i].text == norm_title:
+                anchor = i
+                break
+    if anchor >= 0:
+        # A date may sit just above the headline, inside the same header element.
+        block = blocks[anchor]
+        head = page.spans[block.span].parent if block.span >= 0 else -1
+        floor = page.spans[head].first if head >= 0 else anchor
+        start = min(start, max(anchor - 3, floor))
     return blocks[start : end + 15]
 
 
-def visible_dates(window: list[Block], local_tz: tzinfo) -> tuple[datetime | None, datetime | None]:
-    """Labelled date lines a reader sees ('입력 2024.09.06 15:44', '수정 ...')."""
-    published: datetime | None = None
-    modified: datetime | None = None
+@dataclass(slots=True)
+class SeenDates:
+    """Date lines a reader sees near the story."""
+
+    published: datetime | None = None  # after a label: '입력', '등록', 'Published'
+    modified: datetime | None = None  # after a label: '수정', 'Updated'
+    bare: datetime | None = None  # a short line that is only a date and time
+
+
+def _date_after(text: str, at: int, local_tz: tzinfo) -> datetime | None:
+    """The date that starts right after a label ending at `at`."""
+    m = _DATE.match(text, at)
+    if m:
+        return find_date_in(m.group(0), local_tz) if m["H"] else None
+    m2 = _EN_DATE.match(text, at)
+    return find_english_date(m2.group(0), local_tz) if m2 else None
+
+
+def visible_dates(window: list[Block], local_tz: tzinfo) -> SeenDates:
+    """Date lines a reader sees ('입력 2024.09.06 15:44', '수정 ...', 'Nov. 19, 2019 9:02 AM')."""
+    seen = SeenDates()
     for block in window:
         text = block.text
-        if len(text) > 200 or not _DATE.search(text):
+        if len(text) > 200 or not any(c.isdigit() for c in text):
             continue
-        for label in _PUBLISHED_LABEL.finditer(text):
-            if published is None:
-                m = _DATE.match(text, label.end())
-                if m and m["H"]:
-                    published = find_date_in(m.group(0), local_tz)
-        for label in _MODIFIED_LABEL.finditer(text):
-            if modified is None:
-                m = _DATE.match(text, label.end())
-                if m and m["H"]:
-                    modified = find_date_in(m.group(0), local_tz)
-        if published is not None and modified is not None:
+        if seen.published is None:
+            for label in _PUBLISHED_LABEL.finditer(text):
+                seen.published = _date_after(text, label.end(), local_tz)
+                if seen.published is not None:
+                    break
+        if seen.modified is None:
+            for label in _MODIFIED_LABEL.finditer(text):
+                seen.modified = _date_after(text, label.end(), local_tz)
+                if seen.modified is not None:
+                    break
+        if seen.bare is None and len(text) < 60:
+            m = _DATE.search(text) or _EN_DATE.search(text)
+            # Only a line that is mostly the date: "2026. 3. 21. 21:43", not a sentence; a bare
+            # numeric date without a time is too often a weather bar or an archive link.
+            mostly = m is not None and (m.end() - m.start()) * 2 >= len(text)
+            if m and mostly and (":" in m.group(0) or (m.re is _EN_DATE and len(text) < 40)):
+                seen.bare = find_date_in(m.group(0), local_tz)
+        if seen.published is not None and seen.modified is not None:
             break
-    return published, modified
+    return seen
 
 
 def find_dates(
@@ -1575,29 +1548,41 @@ def find_dates(
     local_tz: tzinfo,
 ) -> tuple[datetime | None, datetime | None]:
     """Publication and last-modification instants, kept apart."""
-    seen_pub, seen_mod = visible_dates(window, local_tz)
+    # Machine-readable sources come first (JSON-LD, inline state, meta, microdata, portal
+    # attributes), then labelled date lines near the story, then a bare date line there.
+
+    def parse(value: str | None) -> datetime | None:
+        return parse_date(value, local_tz) if value else None
+
+    seen = visible_dates(window, local_tz)
     published = (
-        (parse_date(ld.published, local_tz) if ld.published else None)
-        or (parse_date(state.published, local_tz) if state.published else None)
+        parse(ld.published)
+        or parse(state.published)
         or _meta_date(meta, _PUBLISHED_META, local_tz)
         or _attr_date(tree, "[data-date-time]._ARTICLE_DATE_TIME", "data-date-time", local_tz)
         or _attr_date(tree, '[itemprop="datePublished"]', "datetime", local_tz)
         or _attr_date(tree, "time[pubdate]", "datetime", local_tz)
+        or parse(ld.page_published)
     )
     modified = (
-        (parse_date(ld.modified, local_tz) if ld.modified else None)
-        or (parse_date(state.modified, local_tz) if state.modified else None)
+        parse(ld.modified)
+        or parse(state.modified)
         or _meta_date(meta, _MODIFIED_META, local_tz)
         or _attr_date(tree, "._ARTICLE_MODIFY_DATE_TIME", "data-modify-date-time", local_tz)
         or _attr_date(tree, '[itemprop="dateModified"]', "datetime", local_tz)
+        or parse(ld.page_modified)
     )
     if published is None:
-        published = seen_pub or _attr_date(tree, "time[datetime]", "datetime", local_tz)
-    elif seen_pub is not None and abs(published - seen_pub) == timedelta(hours=9):
+        published = (
+            seen.published
+            or _attr_date(tree, "article time[datetime]", "datetime", local_tz)
+            or seen.bare
+        )
+    elif seen.published is not None and abs(published - seen.published) == timedelta(hours=9):
         # A UTC clock time mislabelled with the local offset (or the reverse): trust the page.
-        published = seen_pub
+        published = seen.published
     if modified is None:
-        modified = seen_mod
+        modified = seen.modified
     return _whole_seconds(published), _whole_seconds(modified)
 
 
@@ -1675,6 +1660,7 @@ def find_author(
             meta.get("sailthru.author"),
             meta.get("parsely-author"),
             meta.get("dc.creator"),
+            meta.get("dcterms.creator"),
         )
         if v
     ]
@@ -1689,10 +1675,25 @@ def find_author(
         if byline:
             return byline
         return _with_role(name, None, body) if _HANGUL.search(name) else name
-    for node in tree.css(".info_view .txt_info")[:1]:
-        name = squash(node.text())
-        if re.fullmatch(_NAME, name):
-            return _with_role(name, None, body)
+    if korean:
+        # Daum shows the reporter's bare name first in its info line.
+        for node in tree.css(".info_view .txt_info")[:1]:
+            name = squash(node.text())
+            if re.fullmatch(_NAME, name):
+                return _with_role(name, None, body)
+        return None
+    return latin_byline(tree)
+
+
+_LATIN_NAME = re.compile(r"^(?:by\s+)?([A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3})$", re.I)
+
+
+def latin_byline(tree: LexborHTMLParser) -> str | None:
+    """'By Jane Doe' from a byline element, for pages that state the author nowhere else."""
+    for node in tree.css(_BYLINE_QUERY)[:6]:
+        m = _LATIN_NAME.match(squash(node.text(separator=" ")))
+        if m and m.group(1)[0].isupper():
+            return m.group(1)
     return None
 
 
