@@ -34,6 +34,7 @@ bench: $(STAMP)  ## benchmarks against peers (installs the peers first)
 	$(PY) bench/extraction.py
 	$(PY) bench/match.py
 	$(PY) bench/dedupe.py
+	$(PY) bench/search.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,7 @@ SUBJECTS = [
 VERBS = [
     "밝혔다", "설명했다", "강조했다", "전망했다", "덧붙였다", "말했다", "기대했다", "우려했다",
 ]  # fmt: skip
+_BODIES_SEEN: dict[int, str] = {}  # body of article i-1, for the copy at i
 MENU = ["정치", "경제", "사회", "문화", "스포츠", "오피니언", "포토", "영상", "지역", "기획"]
 
 
@@ -57,18 +58,38 @@ class Portal:
     items: int
 
 
+NOUNS = [
+    "기업", "주민", "학생", "청년", "어르신", "소상공인", "농가", "상인", "공무원", "연구원",
+    "시민단체", "협의회", "위원회", "조합", "재단", "센터", "학교", "병원", "항만", "공단",
+    "예산", "사업비", "보조금", "일자리", "인력", "부지", "시설", "도로", "노선", "정책",
+    "조례", "계획안", "설명회", "공청회", "간담회", "협약", "공모", "실증", "인증", "점검",
+]  # fmt: skip
+ADJUNCTS = [
+    "올해 하반기부터", "다음 달까지", "지난주", "연말까지", "내년 초", "이달 중순", "상반기 안에",
+    "단계적으로", "시범적으로", "우선", "본격적으로", "처음으로", "추가로", "대폭", "꾸준히",
+]  # fmt: skip
+ACTIONS = [
+    "확대한다", "추진한다", "마련했다", "발표했다", "검토하고 있다", "시작했다", "늘리기로 했다",
+    "지원하기로 했다", "개선할 방침이다", "점검에 나섰다", "공개했다", "운영한다", "선정했다",
+]  # fmt: skip
+
+
 def _sentence(rng: random.Random, place: str, topic: tuple[str, str, str]) -> str:
-    """One plausible news sentence."""
+    """One plausible news sentence, composed word by word so articles do not share long runs."""
     a, b, c = topic
-    n = rng.randint(2, 980)
-    forms = [
-        f"{place}는 {a} {b} 육성을 위해 {n}억원을 투입하는 {c} 계획을 확정했다고 {rng.choice(VERBS)}.",
-        f'{rng.choice(SUBJECTS)} "{a} 분야의 {b} 지원을 늘려 지역 경제에 활력을 불어넣겠다"고 {rng.choice(VERBS)}.',
-        f"이번 {c}에는 {n}개 기관과 {rng.randint(3, 60)}개 기업이 참여하며, 내년 상반기까지 {b} 관련 절차를 마칠 예정이다.",
-        f"{place} {b} 일대에서는 지난달부터 {a} 관련 설명회가 {rng.randint(2, 9)}차례 열렸다.",
-        f"{rng.choice(SUBJECTS)} {c} 추진 과정에서 주민 의견을 충분히 듣겠다고 {rng.choice(VERBS)}.",
-    ]
-    return rng.choice(forms)
+    words = [rng.choice([place, f"{place}와 {rng.choice(PLACES)}", rng.choice(SUBJECTS)])]
+    for _ in range(rng.randint(2, 5)):
+        noun = rng.choice([*NOUNS, a, b, c])
+        words.append(f"{noun}{rng.choice(['', '의', '와', '을', '에', '에서', '들이'])}")
+        if rng.random() < 0.4:
+            words.append(rng.choice(ADJUNCTS))
+        if rng.random() < 0.3:
+            words.append(f"{rng.randint(2, 9800):,}{rng.choice(['억원', '명', '곳', '건', '개'])}")
+    words.append(rng.choice(ACTIONS))
+    sentence = " ".join(words)
+    if rng.random() < 0.3:
+        sentence = f'{rng.choice(SUBJECTS)} "{sentence}"고 {rng.choice(VERBS)}'
+    return sentence.rstrip(".") + "."
 
 
 def _article_html(rng: random.Random, i: int, host: str, size: int) -> tuple[str, str, datetime]:
@@ -77,10 +98,15 @@ def _article_html(rng: random.Random, i: int, host: str, size: int) -> tuple[str
     topic = TOPICS[(i // 3) % len(TOPICS)]
     title = f"{place}, {topic[0]} {topic[2]} 본격 추진…{topic[1]} 지원 확대 ({i})"
     published = datetime(2024, 9, 1, 8, 0, tzinfo=KST) + timedelta(minutes=7 * i)
-    paragraphs = "\n".join(
-        f"<p>{_sentence(rng, place, topic)} {_sentence(rng, place, topic)}</p>"
-        for _ in range(rng.randint(6, 14))
-    )
+    if i % 10 == 9 and i in _BODIES_SEEN:
+        # Every tenth article is a syndicated copy of the previous one: new dateline, same text.
+        paragraphs = f"<p>[{place}=경기남부일보] 홍길동 기자 = </p>" + _BODIES_SEEN[i]
+    else:
+        paragraphs = "\n".join(
+            f"<p>{_sentence(rng, place, topic)} {_sentence(rng, place, topic)}</p>"
+            for _ in range(rng.randint(6, 14))
+        )
+        _BODIES_SEEN[i + 1] = paragraphs
     menu = "".join(
         f'<li><a href="/news/articleList.html?sc_section_code=S1N{k}&view_type=sm">{m}</a></li>'
         for k, m in enumerate(MENU * 4)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -18,7 +17,7 @@ import click
 from monitor import config as config_mod
 from monitor import demo as demo_mod
 from monitor import export as export_mod
-from monitor import pipeline
+from monitor import logs, pipeline
 from monitor.errors import ConfigError, MonitorError
 from monitor.models import Article, RunResult
 
@@ -33,20 +32,9 @@ config_option = click.option(
 )
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    """Log to stderr; -v for detail, -q for errors only."""
-    level = (
-        logging.ERROR
-        if quiet
-        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    )
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def _setup_logging(verbose: int, quiet: bool, fmt: str | None = None) -> None:
+    """Log to stderr (JSON lines unless it is a terminal); -v for detail, -q for errors only."""
+    logs.setup(verbose, quiet, fmt)
 
 
 def handle_errors(fn: F) -> F:
@@ -75,10 +63,17 @@ def handle_errors(fn: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only log errors.")
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default=None,
+    help="Log lines as JSON or text (default: $MONITOR_LOG_FORMAT, else text on a terminal, "
+    "JSON otherwise).",
+)
 @click.version_option(package_name="monitor")
-def main(verbose: int, quiet: bool) -> None:
+def main(verbose: int, quiet: bool, log_format: str | None) -> None:
     """Korean-first news monitor: poll portals, extract articles, flag rules, keep it in SQLite."""
-    _setup_logging(verbose, quiet)
+    _setup_logging(verbose, quiet, log_format)
 
 
 def _print_results(results: list[RunResult]) -> None:
@@ -105,18 +100,35 @@ def _print_results(results: list[RunResult]) -> None:
 @config_option
 @click.option("--once", is_flag=True, help="Poll every source once, then exit.")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option(
+    "--http",
+    "http_address",
+    default=None,
+    metavar="ADDR",
+    help="Daemon only: also serve /healthz, /metrics, the JSON API and the web page on ADDR "
+    "(e.g. 127.0.0.1:8080).",
+)
 @handle_errors
-def run(config_path: str | None, once: bool, sources: tuple[str, ...]) -> None:
+def run(
+    config_path: str | None, once: bool, sources: tuple[str, ...], http_address: str | None
+) -> None:
     """Run the monitor: a daemon polling each source on its interval, or one pass with --once.
 
-    The daemon stops on SIGINT/SIGTERM after finishing the articles in hand.
+    The daemon stops on SIGINT/SIGTERM after finishing the articles in hand, and re-reads its
+    config on SIGHUP (a config with problems is logged and the running one kept).
     """
     settings = config_mod.load(config_path)
     for name in sources:
         settings.source(name)
+    if once and http_address:
+        raise click.UsageError("--http serves beside the daemon; it cannot go with --once")
+    if http_address:
+        _serve_daemon(settings, http_address)
+        return
     if once:
         results = asyncio.run(_run_once(settings, list(sources) or None))
         _print_results(results)
+        _drain_outbox(settings)
         return
     from monitor.schedule import Daemon
 
@@ -127,19 +139,53 @@ def run(config_path: str | None, once: bool, sources: tuple[str, ...]) -> None:
     asyncio.run(Daemon(settings).run())
 
 
-def _progress(result: RunResult, done: int, total: int) -> None:
-    """A progress line per finished source, on a terminal only."""
-    state = "unchanged" if result.not_modified else f"{result.new} new"
-    if result.errors and not result.links:
-        state = "failed"
-    click.echo(f"\r\x1b[K[{done}/{total}] {result.source}: {state}", err=True, nl=done == total)
+def _serve_daemon(settings: config_mod.Settings, address: str) -> None:
+    """The daemon with the read-only HTTP server beside it, fed the pipeline's metrics."""
+    from monitor import web
+    from monitor.schedule import Daemon
+    from monitor.store import Store
+
+    Store(settings.db_path).close()  # create and migrate before the first request reads it
+    daemon = Daemon(settings)
+    server = web.WebServer(lambda: daemon.settings, address)
+    daemon.metrics = server.metrics
+    with server:
+        click.echo(
+            f"monitor: polling {len(settings.sources)} sources into {settings.db_path}; "
+            f"serving {server.url}; Ctrl-C stops",
+            err=True,
+        )
+        asyncio.run(daemon.run())
+
+
+def _drain_outbox(settings: config_mod.Settings) -> None:
+    """Send the immediate notifications a pass queued; digests keep their schedule."""
+    if not settings.notifiers:
+        return
+    from monitor.notify.outbox import drain_config
+
+    report = asyncio.run(drain_config(settings))
+    if not report.empty:
+        counts = f"{report.sent} sent, {report.retrying} to retry, {report.dead} given up"
+        click.echo(f"notifications: {counts}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
 
 
 async def _run_once(settings: config_mod.Settings, names: list[str] | None) -> list[RunResult]:
-    """One forced pass over the given (or all) sources."""
-    show = _progress if sys.stderr.isatty() else None
-    async with pipeline.session(settings) as ctx:
-        return await pipeline.run_due(ctx, names, force=True, progress=show)
+    """One forced pass over the given (or all) sources, with a progress line on a terminal."""
+    if not sys.stderr.isatty():
+        async with pipeline.session(settings) as ctx:
+            return await pipeline.run_due(ctx, names, force=True)
+    progress = logs.Progress(len(names) if names else len(settings.sources))
+    progress.start()
+    ticker = asyncio.ensure_future(progress.tick())
+    try:
+        async with pipeline.session(settings) as ctx:
+            return await pipeline.run_due(ctx, names, force=True, progress=progress.update)
+    finally:
+        ticker.cancel()
+        progress.close()
 
 
 @main.command()
@@ -194,6 +240,39 @@ def check_config(config_path: str | None) -> None:
         f"{path}: OK: {len(settings.sources)} sources, {len(settings.rules)} rules, "
         f"{len(settings.notifiers)} notifiers; database {settings.db_path}"
     )
+
+
+@main.command()
+@config_option
+@click.argument("url")
+@click.option("--name", default=None, help="Name of the new source (default: from the host).")
+@click.option("--yes", "-y", is_flag=True, help="Add the best find without asking.")
+@handle_errors
+def add(config_path: str | None, url: str, name: str | None, yes: bool) -> None:
+    """Find a site's feeds and sitemaps, show them, and add one to the config as a source."""
+    from monitor import discover as discover_mod
+
+    path = config_mod.config_path(config_path)
+    name = name or discover_mod.default_name(url)
+    discover_mod.check_new(path, name)  # before any request: a taken name is refused at once
+    found = asyncio.run(discover_mod.discover(url, discover_mod.fetch_settings(path)))
+    if not found:
+        raise MonitorError(f"no feed or sitemap found for {url}")
+    for i, cand in enumerate(found, 1):
+        click.echo(f"  [{i}] {cand.describe()}")
+    if yes:
+        pick = discover_mod.best(found)
+        if pick is None:
+            raise MonitorError(f"every feed and sitemap found for {url} is empty")
+    else:
+        number = click.prompt("Add which one?", type=click.IntRange(1, len(found)), default=1)
+        pick = found[number - 1]
+    entry = discover_mod.entry_text(pick, name)
+    click.echo(entry)
+    if not yes:
+        click.confirm(f"Append this to {path}?", default=True, abort=True)
+    discover_mod.append_source(path, entry, name, pick.url)
+    click.echo(f"Added source {name!r} to {path}; try it: monitor test-source {name}")
 
 
 @main.command("test-source")
@@ -279,34 +358,103 @@ def export_cmd(
 
 @main.command()
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @handle_errors
-def stats(config_path: str | None) -> None:
-    """Per source: last success, failures, articles, matches; per rule: match counts."""
+def stats(config_path: str | None, as_json: bool) -> None:
+    """Per source: last success, failures, next poll or retry, articles, matches; per rule."""
     settings = config_mod.load(config_path)
+    from monitor.sources import quotas
     from monitor.store import Store
 
     store = Store(settings.db_path)
-    tz = ZoneInfo(settings.timezone)
     try:
-        rows = store.source_rows()
-        click.echo(f"{'source':<24} {'articles':>8} {'matches':>8} {'fails':>5}  last success")
-        for r in rows:
-            last = export_mod.to_local(r["last_success_at"], tz)
-            counts_col = f"{r['articles']:>8} {r['matches']:>8} {r['failures']:>5}"
-            click.echo(f"{r['name']:<24} {counts_col}  {last or 'never'}")
-            if r["last_error"]:
-                click.echo(f"{'':<24} last error: {r['last_error']}")
-        click.echo("")
-        counts = store.rule_counts()
-        for rule in settings.rules:
-            click.echo(f"rule {rule.name:<24} {counts.get(rule.name, 0):>6} matches")
-        totals = store.counts()
-        click.echo(
-            f"\n{totals['articles']} articles, {totals['stories']} stories, "
-            f"{totals['matches']} matches"
-        )
+        data = store.stats()
+        data["quotas"] = [
+            {
+                "key": q.key,
+                "day": q.day(),
+                "used": store.calls_on(q.key, q.day()),
+                "per_day": q.per_day,
+            }
+            for q in quotas(settings.sources)
+        ]
     finally:
         store.close()
+    configured = {r.name for r in settings.rules}
+    counted = {r["rule"]: r for r in data["rules"]}
+    none = {"matches": 0, "last_matched_at": None}
+    data["rules"] = [
+        {**none, **counted.get(name, {}), "rule": name, "configured": name in configured}
+        for name in sorted(configured | set(counted))
+    ]
+    tz = ZoneInfo(settings.timezone)
+    if as_json:
+        click.echo(json.dumps(_local_times(data, tz), ensure_ascii=False, indent=2))
+        return
+    _print_stats(data, tz)
+
+
+def _local_times(data: Any, tz: ZoneInfo) -> Any:
+    """Stored UTC times (keys ending in _at) in the configured zone, recursively."""
+    if isinstance(data, list):
+        return [_local_times(x, tz) for x in data]
+    if isinstance(data, dict):
+        out = {}
+        for k, v in data.items():
+            local = k.endswith("_at") and isinstance(v, str)
+            out[k] = export_mod.to_local(v, tz) if local else _local_times(v, tz)
+        return out
+    return data
+
+
+def _print_stats(data: dict[str, Any], tz: ZoneInfo) -> None:
+    """`monitor stats` as tables for a person."""
+    from monitor.store import now_utc, parse_iso
+
+    now = now_utc()
+
+    def when(value: str | None) -> str:
+        at = parse_iso(value)
+        return at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if at else "never"
+
+    def relative(value: str | None) -> str:
+        at = parse_iso(value)
+        if at is None:
+            return "now"
+        seconds = (at - now).total_seconds()
+        if seconds <= 0:
+            return "now"
+        return f"in {logs.clock(seconds)} ({at.astimezone(tz).strftime('%H:%M')})"
+
+    head = f"{'source':<24} {'articles':>8} {'matches':>8} {'fails':>5}  {'last success':<16}  next"
+    click.echo(head)
+    for r in data["sources"]:
+        nxt = ("retry " if r["failures"] else "poll ") + relative(r["next_due_at"])
+        counts = f"{r['articles']:>8} {r['matches']:>8} {r['failures']:>5}"
+        click.echo(f"{r['name']:<24} {counts}  {when(r['last_success_at']):<16}  {nxt}")
+        if r["last_error"]:
+            click.echo(f"{'':<24} last error: {r['last_error']}")
+    click.echo("")
+    for r in data["rules"]:
+        last = f"  last {when(r['last_matched_at'])}" if r["last_matched_at"] else ""
+        note = "" if r["configured"] else "  (not in the config)"
+        click.echo(f"rule {r['rule']:<24} {r['matches']:>6} matches{last}{note}")
+    by_notifier: dict[str, list[str]] = {}
+    for d in data["deliveries"]:
+        by_notifier.setdefault(d["notifier"], []).append(f"{d['count']} {d['status']}")
+    for name, parts in by_notifier.items():
+        click.echo(f"notifier {name:<20} {', '.join(parts)}")
+    for q in data["quotas"]:
+        click.echo(f"quota {q['key']:<23} {q['used']:>6} of {q['per_day']} API calls on {q['day']}")
+    for hb in data["heartbeats"]:
+        age = (now - (parse_iso(hb["beat_at"]) or now)).total_seconds()
+        click.echo(
+            f"{hb['name']}: last tick {logs.clock(age)} ago (pid {hb['pid']} on {hb['host']})"
+        )
+    totals = data["totals"]
+    click.echo(
+        f"\n{totals['articles']} articles, {totals['stories']} stories, {totals['matches']} matches"
+    )
 
 
 @main.command()
@@ -357,6 +505,264 @@ def stories(
             click.echo(f"      {(m['published_at'] or '')[:16]:<16}  {m['source']:<16} {m['url']}")
     if not found:
         click.echo("no stories yet" + (" for these filters" if since or rule else ""))
+
+
+@main.command()
+@config_option
+@click.option(
+    "--preview", "mode", flag_value="preview", default=True, help="Render it; send nothing."
+)
+@click.option("--send", "mode", flag_value="send", help="Send it now.")
+@click.option(
+    "--notifier",
+    "names",
+    multiple=True,
+    help="Only this notifier (repeatable; default: every notifier with a schedule).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the preview here: .html the HTML part, .eml the whole email, .json the "
+    "webhook body, else the text.",
+)
+@click.option("--force", is_flag=True, help="Send even when nothing is new.")
+@handle_errors
+def digest(
+    config_path: str | None, mode: str, names: tuple[str, ...], output: str | None, force: bool
+) -> None:
+    """Preview or send the digest of matches not yet sent, grouped by rule and story."""
+    settings = config_mod.load(config_path)
+    from monitor.notify import outbox
+    from monitor.store import Store
+
+    notifiers = outbox.digest_notifiers(settings, names)
+    if not notifiers:
+        raise ConfigError("no notifier has a schedule; name one with --notifier")
+    if output and len(notifiers) > 1:
+        raise ConfigError("--output writes one digest: name its notifier with --notifier")
+    store = Store(settings.db_path)
+    failed = False
+    try:
+        for n in notifiers:
+            if mode == "preview":
+                message = outbox.preview_digest(store, settings, n)
+                data = outbox.preview_bytes(n, message, Path(output).suffix if output else "")
+                if output:
+                    Path(output).write_bytes(data)
+                    click.echo(f"{n.name}: digest written to {output}", err=True)
+                else:
+                    if len(notifiers) > 1:
+                        click.echo(f"== {n.name} ({n.kind}) ==")
+                    click.echo(data.decode("utf-8"))
+                continue
+            outbox.check_sendable(n)
+            result = asyncio.run(outbox.send_digest(store, settings, n, force=force))
+            if result.outcome == "empty":
+                click.echo(f"{n.name}: nothing new; not sent (--force sends it anyway)")
+            elif result.outcome == "sent":
+                click.echo(f"{n.name}: digest sent ({result.deliveries} stories)")
+            else:
+                failed = True
+                state = "kept for a retry" if result.outcome != "dead" else "given up"
+                click.echo(f"error: {result.error or n.name + ': not sent'} ({state})", err=True)
+    finally:
+        store.close()
+    if failed:
+        sys.exit(2)
+
+
+@main.command("test-notify")
+@config_option
+@click.argument("name")
+@handle_errors
+def test_notify(config_path: str | None, name: str) -> None:
+    """Send a sample notification through notifier NAME now (nothing is queued)."""
+    settings = config_mod.load(config_path)
+    from monitor.notify.outbox import send_test
+
+    message = asyncio.run(send_test(settings, name))
+    click.echo(f"{name}: sample sent: {message.subject}")
+
+
+@main.command()
+@config_option
+@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), default=None)
+@click.option("--notifier", default=None, help="Only this notifier.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--requeue", is_flag=True, help="Give dead deliveries a fresh set of attempts.")
+@handle_errors
+def deliveries(
+    config_path: str | None, status: str | None, notifier: str | None, limit: int, requeue: bool
+) -> None:
+    """List the outbox (newest first): pending, sent and dead deliveries with the last error."""
+    settings = config_mod.load(config_path)
+    if notifier:
+        settings.notifier(notifier)
+    from monitor.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        if requeue:
+            click.echo(f"{store.requeue_dead(notifier)} dead deliveries queued again")
+            return
+        for r in store.delivery_rows(status, notifier, limit):
+            when = r["sent_at"] if r["status"] == "sent" else r["next_attempt_at"]
+            click.echo(
+                f"{r['id']:>6} {r['notifier']:<16} {r['status']:<7} {r['attempts']:>2} tries  "
+                f"{when}  {r['key']}"
+            )
+            if r["last_error"] and r["status"] != "sent":
+                click.echo(f"{'':>6} last error: {r['last_error']}")
+    finally:
+        store.close()
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@config_option
+@click.argument("query", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option(
+    "--since", default=None, help='Only articles first seen since: "2d", "12h", 2024-09-06.'
+)
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--rule", default=None, help="Only articles that matched this rule.")
+@click.option("--story", default=None, help="Only articles of this story (its id).")
+@click.option(
+    "--sort",
+    type=click.Choice(["rank", "new"]),
+    default="rank",
+    show_default=True,
+    help="Best match first, or newest first.",
+)
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="At most this many results.",
+)
+@click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many (paging).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handle_errors
+def search(
+    config_path: str | None,
+    query: tuple[str, ...],
+    since: str | None,
+    sources: tuple[str, ...],
+    rule: str | None,
+    story: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """Search stored articles: `평택 미래차` (all terms), "exact phrase", A OR B, -exclude.
+
+    Any substring is found, Korean two-letter words included. Exit status 1 when nothing
+    matches, as grep.
+    """
+    from monitor import search as search_mod
+    from monitor.store import Store, now_utc
+
+    settings = config_mod.load(config_path)
+    for name in sources:
+        settings.source(name)
+    if rule:
+        settings.rule(rule)
+    tz = ZoneInfo(settings.timezone)
+    parsed = search_mod.parse(" ".join(query))
+    when = search_mod.parse_since(since, now_utc(), tz) if since else None
+    store = Store(settings.db_path)
+    try:
+        hits = store.search(
+            parsed,
+            sources=sources,
+            rule=rule,
+            story=story,
+            since=when,
+            order="new" if sort == "new" else "rank",
+            limit=limit,
+            offset=offset,
+        )
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(_local_times(hits, tz), ensure_ascii=False, indent=2))
+    else:
+        _print_hits(hits, tz, offset)
+    if not hits:
+        sys.exit(1)
+
+
+def _print_hits(hits: list[dict[str, Any]], tz: ZoneInfo, offset: int) -> None:
+    """Search results as a table: number, date, source, title; the snippet below each."""
+    from monitor import search as search_mod
+    from monitor.store import parse_iso
+
+    if not hits:
+        click.echo("no articles match", err=True)
+        return
+    width = max(logs.display_width(h["source"]) for h in hits)
+    num = len(str(offset + len(hits)))
+    indent = " " * (num + 2 + 16 + 2 + width + 2)
+    hit_on, hit_off = "\x1b[1;33m", "\x1b[0m"  # bold yellow; click drops it when piped
+    click.echo(f"{'#':>{num}}  {'published':<16}  {'source':<{width}}  title")
+    for i, h in enumerate(hits, offset + 1):
+        at = parse_iso(h["published_at"] or h["first_seen_at"])
+        day = at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if at else ""
+        pad = " " * (width - logs.display_width(h["source"]))
+        title = search_mod.mark(h["title"], h["title_highlights"], hit_on, hit_off)
+        rules = f"  [{', '.join(h['rules'])}]" if h["rules"] else ""
+        click.echo(f"{i:>{num}}  {day:<16}  {h['source']}{pad}  {title}{rules}")
+        snippet = search_mod.mark(h["snippet"], h["highlights"], hit_on, hit_off)
+        click.echo(f"{indent}{snippet}")
+        click.echo(f"{indent}{h['url']}")
+
+
+@main.command()
+@config_option
+@click.option(
+    "--http",
+    "address",
+    default="127.0.0.1:8080",
+    show_default=True,
+    metavar="ADDR",
+    help="Address to listen on (0.0.0.0:8080 for every interface).",
+)
+@handle_errors
+def serve(config_path: str | None, address: str) -> None:
+    """Serve the store read-only over HTTP: web page, JSON API, /healthz, /metrics.
+
+    It polls nothing (`monitor run --http ADDR` does both). SIGHUP re-reads the config.
+    """
+    import signal
+    import threading
+
+    from monitor import web
+    from monitor.schedule import reread
+    from monitor.store import Store
+
+    settings = config_mod.load(config_path)
+    Store(settings.db_path).close()  # create and migrate, so readers find the tables
+    current = [settings]
+    done = threading.Event()
+
+    def reload(*_: object) -> None:
+        new = reread(current[0])
+        if new is not None:
+            current[0] = new
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    signal.signal(signal.SIGHUP, reload)
+    with web.WebServer(lambda: current[0], address) as server:
+        click.echo(
+            f"monitor: serving {settings.db_path} read-only on {server.url}; Ctrl-C stops",
+            err=True,
+        )
+        while not done.wait(0.5):
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover

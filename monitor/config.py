@@ -6,7 +6,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,16 @@ class FetchSettings:
     concurrency: int = 10  # connections across all hosts
     per_host: int = 2  # connections to one host at once
     retries: int = 1  # for transient network errors only
+    host_delay: float = 1.0  # seconds between request starts to one host (loopback: none)
+    hosts: Mapping[str, HostLimits] = field(default_factory=dict)  # per-host overrides
+
+
+@dataclass(frozen=True, slots=True)
+class HostLimits:
+    """[fetch.hosts."name"]: one host's own delay and concurrency (None: the [fetch] value)."""
+
+    host_delay: float | None = None
+    per_host: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,16 +198,22 @@ class _Checker:
             return default
 
 
-_SOURCE_KEYS = {"name", "kind", "url", "interval", "allow_private", "enabled"}
+_SOURCE_KEYS = {"name", "kind", "url", "interval", "allow_private", "ignore_robots", "enabled"}
 # Keys each kind understands beyond the common ones; kinds validate their values themselves.
 SOURCE_SETTINGS: dict[str, set[str]] = {
     "feed": {"fetch_articles", "max_items", "allowed_hosts"},
-    "html": {"link_selector", "link_pattern", "max_links", "allowed_hosts"},
-    "sitemap": {"max_items", "allowed_hosts"},
-    "naver": {"query", "display", "client_id_env", "client_secret_env", "fetch_articles"},
-    "google-news": {"query", "rule", "fetch_articles", "max_items"},
-    "json": {"items", "fields", "max_items", "allowed_hosts"},
-}
+    "html": {
+        "link_selector", "link_pattern", "max_links", "allowed_hosts", "next_selector",
+        "max_pages", "title_selector", "body_selector", "date_selector", "author_selector",
+    },
+    "sitemap": {"max_items", "allowed_hosts", "max_sitemaps", "link_pattern", "fetch_articles"},
+    "naver": {
+        "query", "display", "client_id_env", "client_secret_env", "fetch_articles",
+        "daily_quota", "max_pages", "allowed_hosts",
+    },
+    "google-news": {"query", "rule", "fetch_articles", "max_items", "allowed_hosts"},
+    "json": {"items", "fields", "max_items", "allowed_hosts", "fetch_articles"},
+}  # fmt: skip
 _RULE_KEYS = {"name", "query", "notify", "min_count", "proximity", "short_forms", "particles"}
 _NOTIFIER_KEYS = {"name", "kind", "schedule", "enabled"}
 _FETCH_KEYS = set(FetchSettings.__slots__)
@@ -220,6 +236,7 @@ def parse(raw: Mapping[str, Any], base: Path | None = None, path: Path | None = 
     sources = _parse_sources(c, raw.get("sources", []))
     notifiers = _parse_notifiers(c, raw.get("notifiers", []))
     rules = _parse_rules(c, raw.get("rules", []), {n.name for n in notifiers})
+    sources = _bind_rules(c, raw.get("sources", []), sources, rules)
 
     syn_raw = c.table(raw.get("synonyms"), "synonyms")
     synonyms: dict[str, tuple[str, ...]] = {}
@@ -261,11 +278,36 @@ def _parse_fetch(c: _Checker, raw: dict[str, Any]) -> FetchSettings:
     ints = {}
     for name in ("max_bytes", "max_redirects", "concurrency", "per_host", "retries"):
         v = c.get(raw, "fetch", name, int, getattr(d, name))
-        if v < (0 if name in {"max_redirects", "retries"} else 1):
-            c.add(f"fetch.{name}", f"must be at least 1, got {v}")
+        least = 0 if name in {"max_redirects", "retries"} else 1
+        if v < least:
+            c.add(f"fetch.{name}", f"must be at least {least}, got {v}")
             v = getattr(d, name)
         ints[name] = v
-    return FetchSettings(user_agent=ua, timeout=timeout, **ints)
+    delay = c.get(raw, "fetch", "host_delay", (str, int, float), d.host_delay)
+    delay = c.convert("fetch.host_delay", delay, _delay, d.host_delay)
+    hosts: dict[str, HostLimits] = {}
+    for host, table in c.table(raw.get("hosts"), "fetch.hosts").items():
+        key = f'fetch.hosts."{host}"'
+        if not host.strip() or any(ch in host for ch in " /@\t"):
+            c.add(key, "expected a host name such as news.example.kr")
+        limits = c.table(table, key)
+        c.unknown(limits, key, {"host_delay", "per_host"})
+        h_delay = c.get(limits, key, "host_delay", (str, int, float), None)
+        if h_delay is not None:
+            h_delay = c.convert(f"{key}.host_delay", h_delay, _delay, None)
+        h_per_host = c.get(limits, key, "per_host", int, None)
+        if h_per_host is not None and h_per_host < 1:
+            c.add(f"{key}.per_host", f"must be at least 1, got {h_per_host}")
+            h_per_host = None
+        hosts[host.strip().lower().rstrip(".")] = HostLimits(h_delay, h_per_host)
+    return FetchSettings(user_agent=ua, timeout=timeout, host_delay=delay, hosts=hosts, **ints)
+
+
+def _delay(value: object) -> float:
+    """A delay between requests: 0 for none, seconds, or a duration such as "2s"."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    return parse_duration(value)
 
 
 def _list_of_tables(c: _Checker, raw: object, key: str) -> list[dict[str, Any]]:
@@ -317,6 +359,7 @@ def _parse_sources(c: _Checker, raw: object) -> list[Source]:
             c.add(f"{key}.url", f"expected an http(s) URL, got {url!r}")
         interval = c.convert(f"{key}.interval", s.get("interval", "10m"), parse_duration, 600.0)
         allow_private = c.get(s, key, "allow_private", bool, False)
+        ignore_robots = c.get(s, key, "ignore_robots", bool, False)
         if not c.get(s, key, "enabled", bool, True):
             continue
         settings = {k: v for k, v in s.items() if k in extra}
@@ -328,6 +371,7 @@ def _parse_sources(c: _Checker, raw: object) -> list[Source]:
                 url=url,
                 interval=interval,
                 allow_private=allow_private,
+                ignore_robots=ignore_robots,
                 settings=settings,
             )
         )
@@ -362,6 +406,31 @@ def _check_source_settings(c: _Checker, key: str, kind: str, s: dict[str, Any]) 
             re.compile(s["link_pattern"])
         except (re.error, TypeError) as exc:
             c.add(f"{key}.link_pattern", f"invalid regular expression: {exc}")
+    from monitor.sources import check_settings  # each kind knows its own settings
+
+    for name, message in check_settings(kind, s):
+        c.add(f"{key}.{name}", message)
+
+
+def _bind_rules(c: _Checker, raw: object, sources: list[Source], rules: list[Rule]) -> list[Source]:
+    """Give a source that names a rule (google-news `rule = "..."`) that rule's query."""
+    queries = {r.name: r.query for r in rules}
+    where = {t.get("name"): i for i, t in enumerate(raw if isinstance(raw, list) else [])
+             if isinstance(t, dict) and isinstance(t.get("name"), str)}  # fmt: skip
+    out = []
+    for source in sources:
+        name = source.settings.get("rule")
+        if isinstance(name, str) and name.strip():
+            if name in queries:
+                source = replace(source, settings={**source.settings, "rule_query": queries[name]})
+            else:
+                known = ", ".join(sorted(queries)) or "none"
+                c.add(
+                    f"sources[{where.get(source.name, '?')}].rule",
+                    f"no rule named {name!r} (known: {known})",
+                )
+        out.append(source)
+    return out
 
 
 def _parse_rules(c: _Checker, raw: object, notifier_names: set[str]) -> list[Rule]:
@@ -435,5 +504,17 @@ def _parse_notifiers(c: _Checker, raw: object) -> list[Notifier]:
                 c.add(f"{key}.{k}", f"expected the name of an environment variable, got {v!r}")
             if k in {"password", "secret", "token", "api_key"}:
                 c.add(f"{key}.{k}", f'secrets come from the environment: use {k}_env = "VAR"')
+        if kind in NOTIFIER_KINDS:
+            _check_notifier(c, key, kind, schedule, settings)
         out.append(Notifier(name=name, kind=kind, schedule=schedule, settings=settings))
     return out
+
+
+def _check_notifier(
+    c: _Checker, key: str, kind: str, schedule: str | None, settings: dict[str, Any]
+) -> None:
+    """Report problems with a notifier's kind-specific keys and its schedule."""
+    from monitor import notify  # each notifier kind knows its keys, as the matcher its queries
+
+    for k, message in notify.check(kind, schedule, settings):
+        c.add(f"{key}.{k}", message)

@@ -5,12 +5,16 @@ MonitorError
  ├── RuleError           a rule query cannot be parsed (carries the position)
  ├── FetchError          a URL could not be fetched (carries the URL)
  │    ├── HTTPStatusError       the server answered with an error status
+ │    │    └── ThrottledError   the host is left alone for a while: it answered 429/503,
+ │    │                         keeps failing, or its robots.txt cannot be read
  │    ├── BodyTooLargeError     the body exceeded the size cap
  │    ├── BlockedURLError       the URL or its resolved address is not allowed
+ │    │    └── RobotsDisallowedError   the host's robots.txt disallows it
  │    └── NetworkError          timeout, reset, DNS failure, too many redirects
  ├── SourceError         a source's listing (feed, sitemap, list page) cannot be read
  ├── ExtractError        a page holds no article we can read
  ├── StoreError          the database refused a write (locked, full, corrupt)
+ ├── SearchError         a search query or its filters cannot be used
  └── NotifyError         a notifier could not deliver (carries whether to retry)
 
 "Not modified" and "nothing new" are return values, never exceptions.
@@ -68,6 +72,31 @@ class BlockedURLError(FetchError):
     """The URL's scheme, host or resolved address is not allowed for this source."""
 
 
+class RobotsDisallowedError(BlockedURLError):
+    """The host's robots.txt disallows the URL (or cannot be read, which counts as disallow)."""
+
+
+class ThrottledError(HTTPStatusError):
+    """The host is left alone for `wait` seconds; nothing about the URL itself is wrong.
+
+    It answered 429 or 503 (`status`; `retry_after` is its Retry-After, None when absent), or
+    it is paused by us (status 503): it keeps failing, or its robots.txt cannot be read. Try
+    the URL again later without counting it as failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        url: str,
+        wait: float,
+        status: int = 503,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(status, url, retry_after)
+        self.wait = wait
+        self.args = (f"{message} ({url})",)
+
+
 class NetworkError(FetchError):
     """Timeout, connection reset, DNS failure or too many redirects."""
 
@@ -82,6 +111,10 @@ class ExtractError(MonitorError):
 
 class StoreError(MonitorError):
     """The database refused a write."""
+
+
+class SearchError(MonitorError):
+    """A search query or one of its filters cannot be used (says which, and why)."""
 
 
 class NotifyError(MonitorError):

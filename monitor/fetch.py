@@ -1,17 +1,32 @@
-"""One shared httpx.AsyncClient: limits, conditional GET, redirects checked hop by hop."""
+"""One shared HTTP client: robots.txt, per-host limits, conditional GET, checked addresses.
+
+Every hop of every request is checked in this order: the URL's scheme, the host's resolved
+addresses (and the connection goes only to an address that was checked, so a DNS answer that
+changes in between cannot lead us to a private host), robots.txt, then the host's turn (its
+concurrency, its delay since the last request, and any pause it asked for with 429/503).
+Bodies are streamed and decompressed here under a cap, so neither a 200 MB body nor a gzip
+bomb is ever held in memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import hashlib
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from urllib.parse import urljoin, urlsplit
+from typing import Protocol
+from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
 from monitor.config import FetchSettings
@@ -20,14 +35,37 @@ from monitor.errors import (
     BodyTooLargeError,
     FetchError,
     HTTPStatusError,
+    MonitorError,
     NetworkError,
+    RobotsDisallowedError,
+    ThrottledError,
 )
-from monitor.models import Page
+from monitor.models import CachedResponse, Page
+from monitor.robots import MAX_BYTES as ROBOTS_MAX_BYTES
+from monitor.robots import Robots, product_token
 
 log = logging.getLogger(__name__)
 
-Resolver = Callable[[str, int], "asyncio.Future[list[str]] | object"]
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
 _REDIRECTS = {301, 302, 303, 307, 308}
+_THROTTLE_STATUS = {429, 503}
+DNS_TTL = 300.0  # seconds a resolved (and checked) address list is reused
+ROBOTS_TTL = 24 * 3600.0  # RFC 9309 2.4: a cached robots.txt is good for up to 24 hours
+ROBOTS_RETRY = 600.0  # an unreachable robots.txt is asked for again after this
+THROTTLE_DEFAULT = 60.0  # a 429/503 without Retry-After pauses the host this long
+THROTTLE_MAX = 6 * 3600.0
+TRIP_AFTER = 3  # network errors in a row that pause a host...
+TRIP_FOR = 120.0  # ...for this long, so a dead host does not eat a whole run in timeouts
+MAX_CRAWL_DELAY = 60.0  # a robots.txt Crawl-delay is honoured up to this
+_KEEP = 2000  # hosts' addresses and robots.txt kept before expired ones are dropped
+# What a transport error means, for the ones httpx raises without a message.
+_SAY = {
+    "ReadError": "the connection was reset or closed mid-answer",
+    "WriteError": "the connection was closed while sending",
+    "ConnectError": "cannot connect",
+    "RemoteProtocolError": "the server broke the HTTP protocol",
+}
 
 
 def is_public_address(address: str) -> bool:
@@ -40,6 +78,7 @@ def is_public_address(address: str) -> bool:
         ip = ip.ipv4_mapped
     return not (
         ip.is_private
+        or not ip.is_global  # also shared address space (100.64.0.0/10) and the like
         or ip.is_loopback
         or ip.is_link_local
         or ip.is_multicast
@@ -53,15 +92,272 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "¹".isdigit() is true too
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The system resolver's addresses for a host, in its order of preference."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class ResponseCache(Protocol):
+    """Where what we know about a URL outlives the process (the store implements it)."""
+
+    def cached_response(self, url: str) -> CachedResponse | None:
+        """What was remembered about `url`, if anything."""
+        ...
+
+    def save_response(self, entry: CachedResponse) -> None:
+        """Remember `entry` for its URL."""
+        ...
+
+
+class _Refused(Exception):
+    """Raised inside the network backend; the fetcher turns it into BlockedURLError."""
+
+    def __init__(self, host: str, address: str) -> None:
+        self.host = host
+        self.address = address
+        super().__init__(f"{host} resolves to {address}")
+
+
+class _Addresses:
+    """Resolved addresses per host, reused for DNS_TTL: what was checked is what we connect to."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self._resolver = resolver
+        self._cache: dict[str, tuple[float, list[str]]] = {}
+
+    async def get(self, host: str, port: int) -> list[str]:
+        """The host's addresses (raises OSError when it does not resolve)."""
+        hit = self._cache.get(host)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        addresses = list(await self._resolver(host, port))
+        if not addresses:
+            raise OSError(f"no address for {host}")
+        if len(self._cache) > _KEEP:  # a daemon meets many hosts over months: forget stale ones
+            self._cache = {h: v for h, v in self._cache.items() if v[0] > now}
+        self._cache[host] = (now + DNS_TTL, addresses)
+        return addresses
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses it has itself resolved and checked (no second lookup)."""
+
+    def __init__(
+        self,
+        addresses: _Addresses,
+        allow_private: bool,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._addresses = addresses
+        self._allow_private = allow_private
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Resolve, refuse any private address unless allowed, connect to the address itself."""
+        try:
+            addresses = await self._addresses.get(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not self._allow_private:
+            for address in addresses:
+                if not is_public_address(address):
+                    raise _Refused(host, address)
+        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in addresses:
+            try:
+                # The TLS layer above still uses `host` for SNI and certificate checks, and
+                # the Host header comes from the URL: only the socket's peer is pinned.
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Never used: the monitor speaks only TCP."""
+        raise httpcore.ConnectError("unix sockets are not used")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep as the inner backend does."""
+        await self._inner.sleep(seconds)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, with a connection pool that uses our network backend."""
+
+    def __init__(self, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend) -> None:
+        ssl_context = httpx.create_ssl_context()
+        super().__init__(verify=ssl_context, limits=limits)
+        # httpx 0.28 cannot be handed an httpcore network backend, so give it a pool that has
+        # ours; the pool and its network_backend argument are httpcore's public API.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
+class _Decoder:
+    """Undoes Content-Encoding chunk by chunk, never making more bytes than it is asked for."""
+
+    def __init__(self, encoding: str, url: str) -> None:
+        codings = [c.strip() for c in encoding.lower().split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        self._url = url
+        self._raw_fallback = False
+        if not codings:
+            self._wbits = 0
+        elif codings in (["gzip"], ["x-gzip"]):
+            self._wbits = 16 + zlib.MAX_WBITS
+        elif codings == ["deflate"]:
+            self._wbits = zlib.MAX_WBITS  # zlib-wrapped; raw deflate is tried when that fails
+            self._raw_fallback = True
+        else:
+            raise NetworkError(f"unsupported Content-Encoding {encoding!r}", url)
+        self._z = zlib.decompressobj(self._wbits) if self._wbits else None
+        self._started = False
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """At most `limit` decoded bytes of `data`; reaching the limit means the body is too big."""
+        if self._z is None:
+            return data
+        out: list[bytes] = []
+        made = 0
+        try:
+            while data and made < limit:
+                try:
+                    chunk = self._z.decompress(data, limit - made)
+                except zlib.error:
+                    if not (self._raw_fallback and not self._started):
+                        raise
+                    self._raw_fallback = False
+                    self._wbits = -zlib.MAX_WBITS
+                    self._z = zlib.decompressobj(self._wbits)
+                    continue
+                self._started = True
+                out.append(chunk)
+                made += len(chunk)
+                if self._z.eof:
+                    data = self._z.unused_data
+                    if not data.startswith(b"\x1f\x8b"):
+                        break  # trailing bytes after the last gzip member: ignored, as browsers do
+                    self._z = zlib.decompressobj(self._wbits)  # another gzip member follows
+                else:
+                    data = self._z.unconsumed_tail
+        except zlib.error as exc:
+            raise NetworkError(f"cannot decode the compressed body: {exc}", self._url) from exc
+        return b"".join(out)
+
+
+async def _read_body(r: httpx.Response, url: str, cap: int, truncate: bool) -> bytes:
+    """The decoded body, streamed: more than `cap` bytes is an error (or cut, for robots.txt)."""
+    declared = r.headers.get("content-length", "")
+    if not truncate and declared.isascii() and declared.isdigit() and int(declared) > cap:
+        raise BodyTooLargeError(f"body of {declared} bytes exceeds {cap}", url)
+    decoder = _Decoder(r.headers.get("content-encoding", ""), url)
+    chunks: list[bytes] = []
+    size = 0
+    async for raw in r.aiter_raw():
+        chunk = decoder.decode(raw, cap - size + 1)
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > cap:
+            if truncate:
+                return b"".join(chunks)[:cap]
+            raise BodyTooLargeError(f"body exceeds {cap} bytes", url)
+    return b"".join(chunks)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether a host name or literal is this machine."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+
+
+def _origin(u: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, to tell when a redirect leaves the origin."""
+    return (u.scheme, _key_of(u), u.port)
+
+
+def _key_of(u: httpx.URL) -> str:
+    """A URL's host as the connection sees it (lower case, IDNA), for per-host state."""
+    return u.raw_host.decode("ascii").lower().rstrip(".")
+
+
+def _host_key(host: str) -> str:
+    """A host name as the connection sees it (lower case, IDNA), for per-host state."""
+    try:
+        return _key_of(httpx.URL(f"http://{host}/"))
+    except (httpx.InvalidURL, UnicodeError):
+        return host.lower().rstrip(".")
+
+
+def _parse(url: str) -> httpx.URL:
+    """An http(s) URL, parsed as the connection will parse it; anything else is refused."""
+    try:
+        u = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise BlockedURLError(f"not a valid URL: {exc}", url) from None
+    if u.scheme not in {"http", "https"} or not u.raw_host:
+        raise BlockedURLError(f"only http(s) URLs are fetched, got {u.scheme!r}", url)
+    return u
+
+
+@dataclass
+class _Host:
+    """Politeness state for one host name."""
+
+    name: str
+    slots: asyncio.Semaphore
+    delay: float  # seconds between request starts
+    next_start: float = 0.0  # monotonic time the next request may start
+    paused_until: float = 0.0  # monotonic: the host asked us to wait, or keeps failing
+    pause_reason: str = ""
+    pause_status: int | None = None  # None: paused by us, not by an answer
+    failures: int = 0  # network errors in a row
+
+
+@dataclass
+class _RobotsState:
+    """One origin's robots.txt as last read."""
+
+    rules: Robots
+    expires: float  # monotonic
+    saved: CachedResponse | None = None
 
 
 class Fetcher:
@@ -71,27 +367,52 @@ class Fetcher:
         self,
         settings: FetchSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        resolver: Resolver | None = None,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.settings = settings or FetchSettings()
         s = self.settings
-        self._client = httpx.AsyncClient(
+        self._deadline = s.timeout * 1.5  # a slow-drip body is cut here
+        self._addresses = _Addresses(resolver or system_resolver)
+        self._network_backend = network_backend
+        self._transport = transport
+        self._cache = cache
+        self._agent = product_token(s.user_agent)
+        self._host_limits = {_host_key(k): v for k, v in s.hosts.items()}
+        # Sources that may reach private addresses get a pool of their own, so a connection
+        # opened for one of them is never reused by a source that may not.
+        self._strict = self._new_client(allow_private=False)
+        self._open: httpx.AsyncClient | None = self._strict if transport is not None else None
+        self._hosts: dict[str, _Host] = {}
+        self._robots: dict[str, _RobotsState] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self.requests = 0
+
+    def _new_client(self, allow_private: bool) -> httpx.AsyncClient:
+        """A client whose connections go only where the address policy allows."""
+        s = self.settings
+        # Small pools: httpcore polls every pooled socket per request.
+        limits = httpx.Limits(
+            max_connections=s.concurrency, max_keepalive_connections=s.concurrency
+        )
+        transport = self._transport or _PinnedTransport(
+            limits, _PinnedBackend(self._addresses, allow_private, self._network_backend)
+        )
+        return httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,  # we follow by hand so every hop is checked
             timeout=httpx.Timeout(s.timeout, connect=min(10.0, s.timeout)),
-            # Small pools: httpcore polls every pooled socket per request.
-            limits=httpx.Limits(
-                max_connections=s.concurrency, max_keepalive_connections=s.concurrency
-            ),
             headers={
                 "User-Agent": s.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,"
                 "application/rss+xml,application/atom+xml,*/*;q=0.8",
                 "Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5",
+                # Only what _Decoder undoes, under the size cap.
+                "Accept-Encoding": "gzip, deflate",
             },
         )
-        self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._checked: dict[str, bool] = {}
-        self.requests = 0
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -105,8 +426,10 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the shared client."""
-        await self._client.aclose()
+        """Close the shared clients."""
+        await self._strict.aclose()
+        if self._open is not None and self._open is not self._strict:
+            await self._open.aclose()
 
     async def get(
         self,
@@ -115,53 +438,127 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         allow_private: bool = False,
+        headers: Mapping[str, str] | None = None,
+        robots: bool = True,
     ) -> Page:
-        """GET a URL (conditionally when validators are given); raise FetchError on failure."""
-        attempts = self.settings.retries + 1
-        for attempt in range(attempts):
-            try:
-                async with asyncio.timeout(self.settings.timeout * 1.5):
-                    return await self._get(url, etag, last_modified, allow_private)
-            except TimeoutError:
-                err: FetchError = NetworkError(
-                    f"timed out after {self.settings.timeout * 1.5:.0f}s", url
-                )
-            except NetworkError as exc:
-                err = exc
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.5 * (attempt + 1))
-        raise err
+        """GET a URL (conditionally when validators are given); raise FetchError on failure.
 
-    async def _get(
-        self, url: str, etag: str | None, last_modified: str | None, allow_private: bool
+        `headers` (an API's credentials, say) go only to the URL's own origin, never to a
+        host it redirects to; `robots=False` is the source's explicit `ignore_robots`.
+        """
+        conditional = {}
+        if etag:
+            conditional["If-None-Match"] = etag
+        if last_modified:
+            conditional["If-Modified-Since"] = last_modified
+        return await self._follow(
+            url,
+            conditional,
+            dict(headers or {}),
+            allow_private,
+            robots,
+            self.settings.max_bytes,
+            truncate=False,
+        )
+
+    def throttled_for(self, url: str) -> float:
+        """Seconds until the URL's host may be asked again (0 when it is not paused)."""
+        try:
+            host = self._hosts.get(_key_of(httpx.URL(url)))
+        except (httpx.InvalidURL, UnicodeError):
+            return 0.0
+        return max(0.0, host.paused_until - time.monotonic()) if host else 0.0
+
+    # -- one request, hop by hop ------------------------------------------------------------
+
+    async def _follow(
+        self,
+        url: str,
+        conditional: dict[str, str],
+        private_headers: dict[str, str],
+        allow_private: bool,
+        robots: bool,
+        cap: int,
+        truncate: bool,
     ) -> Page:
-        """Follow redirects by hand, checking each hop's scheme and address."""
+        """Follow redirects by hand: each hop's scheme, address and robots.txt are checked."""
         current = url
+        origin: tuple[str, str, int | None] | None = None
         for _hop in range(self.settings.max_redirects + 1):
-            await self._check_url(current, allow_private)
-            headers = {}
-            if etag:
-                headers["If-None-Match"] = etag
-            if last_modified:
-                headers["If-Modified-Since"] = last_modified
-            host = urlsplit(current).netloc.lower()
-            sem = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
-            async with sem:
-                page, location = await self._request(current, headers)
+            u = _parse(current)  # once per hop: every check below reads this parse
+            await self._check_address(u, current, allow_private)
+            if robots:
+                await self._check_robots(u, current, allow_private)
+            headers = dict(conditional)
+            if private_headers:
+                origin = origin or _origin(u)
+                if _origin(u) == origin:
+                    headers.update(private_headers)
+            page, location = await self._fetch(
+                self._host(u), u, current, headers, allow_private, cap, truncate
+            )
             if location is None:
                 return page
             current = urljoin(current, location)
         raise NetworkError(f"more than {self.settings.max_redirects} redirects", url)
 
-    async def _request(self, url: str, headers: dict[str, str]) -> tuple[Page, str | None]:
+    async def _fetch(
+        self,
+        host: _Host,
+        u: httpx.URL,
+        url: str,
+        headers: dict[str, str],
+        allow_private: bool,
+        cap: int,
+        truncate: bool,
+    ) -> tuple[Page, str | None]:
+        """One URL in the host's turn, under the deadline, retried on network errors."""
+        attempts = self.settings.retries + 1
+        err: FetchError = NetworkError("not fetched", url)
+        for attempt in range(attempts):
+            async with self._turn(host, url):
+                try:
+                    async with asyncio.timeout(self._deadline):
+                        result = await self._request(
+                            host, u, url, headers, allow_private, cap, truncate
+                        )
+                except TimeoutError:
+                    err = NetworkError(f"timed out after {self._deadline:.0f}s", url)
+                except NetworkError as exc:
+                    err = exc
+                except FetchError:
+                    host.failures = 0  # the host answered: it is up, whatever it said
+                    raise
+                else:
+                    host.failures = 0
+                    return result
+            host.failures += 1
+            if host.failures >= TRIP_AFTER:
+                self._pause(host, TRIP_FOR, None, f"{host.failures} network errors in a row")
+                break
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.5 * (attempt + 1))
+        raise err
+
+    async def _request(
+        self,
+        host: _Host,
+        u: httpx.URL,
+        url: str,
+        headers: dict[str, str],
+        allow_private: bool,
+        cap: int,
+        truncate: bool,
+    ) -> tuple[Page, str | None]:
         """One request; returns the page, or the redirect target."""
-        cap = self.settings.max_bytes
         self.requests += 1
+        client = self._client(allow_private)
         try:
-            async with self._client.stream("GET", url, headers=headers) as r:
-                if r.status_code in _REDIRECTS and "location" in r.headers:
-                    return Page(url=url, status=r.status_code, body=b""), r.headers["location"]
-                if r.status_code == 304:
+            async with client.stream("GET", u, headers=headers) as r:
+                status = r.status_code
+                if status in _REDIRECTS and "location" in r.headers:
+                    return Page(url=url, status=status, body=b""), r.headers["location"]
+                if status == 304:
                     return Page(
                         url=url,
                         status=304,
@@ -170,61 +567,272 @@ class Fetcher:
                         last_modified=r.headers.get("last-modified"),
                         not_modified=True,
                     ), None
-                if r.status_code >= 400:
-                    raise HTTPStatusError(
-                        r.status_code, url, parse_retry_after(r.headers.get("retry-after"))
+                if status in _THROTTLE_STATUS:
+                    asked = parse_retry_after(r.headers.get("retry-after"))
+                    wait = self._pause(host, asked, status, f"HTTP {status}")
+                    raise ThrottledError(
+                        f"HTTP {status}: leaving {host.name} alone for {wait:.0f}s",
+                        url,
+                        wait,
+                        status,
+                        asked,
                     )
-                declared = r.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > cap:
-                    raise BodyTooLargeError(f"body of {declared} bytes exceeds {cap}", url)
-                chunks: list[bytes] = []
-                size = 0
-                # aiter_bytes yields decompressed bytes, so the cap also stops gzip bombs.
-                async for chunk in r.aiter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        raise BodyTooLargeError(f"body exceeds {cap} bytes", url)
-                    chunks.append(chunk)
+                if status >= 400:
+                    raise HTTPStatusError(
+                        status, url, parse_retry_after(r.headers.get("retry-after"))
+                    )
+                body = await _read_body(r, url, cap, truncate)
                 return Page(
                     url=url,
-                    status=r.status_code,
-                    body=b"".join(chunks),
+                    status=status,
+                    body=body,
                     content_type=r.headers.get("content-type"),
                     etag=r.headers.get("etag"),
                     last_modified=r.headers.get("last-modified"),
                 ), None
-        except httpx.TooManyRedirects as exc:
-            raise NetworkError("too many redirects", url) from exc
+        except _Refused as exc:
+            raise BlockedURLError(
+                f"{exc.host} resolves to {exc.address}, a private or loopback address "
+                "(set allow_private = true on the source to allow it)",
+                url,
+            ) from None
         except httpx.TimeoutException as exc:
             raise NetworkError(f"timed out ({type(exc).__name__})", url) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise NetworkError(f"{type(exc).__name__}: {exc}".rstrip(": "), url) from exc
+            what = type(exc).__name__
+            detail = str(exc) or _SAY.get(what, "")
+            raise NetworkError(f"{what}: {detail}".rstrip(": "), url) from exc
 
-    async def _check_url(self, url: str, allow_private: bool) -> None:
-        """Refuse non-HTTP schemes and, unless allowed, hosts resolving to private addresses."""
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise BlockedURLError(f"only http(s) URLs are fetched, got {parts.scheme!r}", url)
+    def _client(self, allow_private: bool) -> httpx.AsyncClient:
+        """The strict client, or the one that may reach private addresses."""
+        if not allow_private:
+            return self._strict
+        if self._open is None:
+            self._open = self._new_client(allow_private=True)
+        return self._open
+
+    # -- addresses ----------------------------------------------------------------------------
+
+    async def _check_address(self, u: httpx.URL, url: str, allow_private: bool) -> None:
+        """Unless allowed, refuse a host that resolves to a private or loopback address."""
         if allow_private:
             return
-        host = parts.hostname
-        if host in self._checked:
-            if not self._checked[host]:
-                raise BlockedURLError("host resolves to a private or loopback address", url)
-            return
+        host = u.raw_host.decode("ascii")
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host,
-                parts.port or (443 if parts.scheme == "https" else 80),
-                type=socket.SOCK_STREAM,
+            addresses = await self._addresses.get(
+                host, u.port or (443 if u.scheme == "https" else 80)
             )
         except OSError as exc:
             raise NetworkError(f"cannot resolve {host}: {exc}", url) from exc
-        ok = bool(infos) and all(is_public_address(str(info[4][0])) for info in infos)
-        self._checked[host] = ok
-        if not ok:
-            raise BlockedURLError(
-                "host resolves to a private or loopback address (set allow_private = true "
-                "on the source to allow it)",
+        for address in addresses:
+            if not is_public_address(address):
+                raise BlockedURLError(
+                    f"{host} resolves to {address}, a private or loopback address "
+                    "(set allow_private = true on the source to allow it)",
+                    url,
+                )
+
+    # -- per-host turns -----------------------------------------------------------------------
+
+    def _host(self, u: httpx.URL) -> _Host:
+        """The politeness state of the URL's host, made on first use."""
+        name = _key_of(u)
+        host = self._hosts.get(name)
+        if host is None:
+            own = self._host_limits.get(name)
+            delay = self.settings.host_delay
+            if own is not None and own.host_delay is not None:
+                delay = own.host_delay
+            elif _is_loopback(name):
+                delay = 0.0  # our own machine (the demo, tests): no one to be polite to
+            per_host = own.per_host if own is not None and own.per_host else self.settings.per_host
+            host = self._hosts[name] = _Host(name, asyncio.Semaphore(per_host), delay)
+        return host
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, host: _Host, url: str) -> AsyncIterator[None]:
+        """Wait for the host's turn: a free slot, and its delay since the last request start."""
+        self._raise_if_paused(host, url)
+        async with host.slots:
+            self._raise_if_paused(host, url)
+            now = time.monotonic()
+            start = max(now, host.next_start)
+            host.next_start = start + host.delay
+            if start > now:
+                await asyncio.sleep(start - now)
+                self._raise_if_paused(host, url)
+            yield
+
+    def _pause(self, host: _Host, seconds: float | None, status: int | None, reason: str) -> float:
+        """Leave a host alone for a while (429/503, or too many failures); returns the wait."""
+        wait = min(THROTTLE_MAX, max(1.0, THROTTLE_DEFAULT if seconds is None else seconds))
+        until = time.monotonic() + wait
+        if until > host.paused_until:
+            host.paused_until = until
+            host.pause_reason = reason
+            host.pause_status = status
+            log.warning("host=%s: %s; leaving it alone for %.0fs", host.name, reason, wait)
+        return wait
+
+    def _raise_if_paused(self, host: _Host, url: str) -> None:
+        """Refuse, without a request, while the host is paused."""
+        left = host.paused_until - time.monotonic()
+        if left > 0:
+            raise ThrottledError(
+                f"not sent: {host.name} is paused for another {left:.0f}s ({host.pause_reason})",
+                url,
+                left,
+                host.pause_status or 503,
+            )
+
+    # -- robots.txt ---------------------------------------------------------------------------
+
+    async def _check_robots(self, u: httpx.URL, url: str, allow_private: bool) -> None:
+        """Refuse a URL the host's robots.txt disallows; pause on an unreadable robots.txt."""
+        if u.path == "/robots.txt":
+            return  # always allowed (RFC 9309 2.2.2), and asking for it would fetch it twice
+        origin = f"{u.scheme}://{u.netloc.decode('ascii')}"
+        try:
+            state = await self._robots_for(origin, allow_private)
+        except NetworkError as exc:
+            reason = str(exc).removesuffix(f" ({exc.url})")
+            raise NetworkError(f"{reason} (reading {exc.url})", url) from exc
+        if state.rules.disallow_all:
+            left = max(1.0, state.expires - time.monotonic())
+            raise ThrottledError(
+                f"not sent: {state.rules.reason}; asking again in {left:.0f}s "
+                "(ignore_robots = true on the source skips robots.txt)",
+                url,
+                left,
+            )
+        if not state.rules.allowed(url, self._agent):
+            raise RobotsDisallowedError(
+                "disallowed by the host's robots.txt "
+                "(set ignore_robots = true on the source to override)",
                 url,
             )
+
+    async def _robots_for(self, origin: str, allow_private: bool) -> _RobotsState:
+        """The origin's robots.txt rules: from memory, the store, or the host (once at a time)."""
+        state = self._robots.get(origin)
+        if state is not None and state.expires > time.monotonic():
+            return state
+        lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+        async with lock:
+            state = self._robots.get(origin)
+            if state is None or state.expires <= time.monotonic():
+                state = await self._load_robots(origin, allow_private, state)
+                if len(self._robots) > _KEEP:
+                    now = time.monotonic()
+                    self._robots = {o: r for o, r in self._robots.items() if r.expires > now}
+                self._robots[origin] = state
+                delay = state.rules.delay(self._agent)
+                if delay:
+                    host = self._host(httpx.URL(origin))
+                    host.delay = max(host.delay, min(delay, MAX_CRAWL_DELAY))
+            return state
+
+    async def _load_robots(
+        self, origin: str, allow_private: bool, previous: _RobotsState | None
+    ) -> _RobotsState:
+        """Read robots.txt, conditionally when a copy is kept; RFC 9309 2.3.1 for failures."""
+        url = origin + "/robots.txt"
+        saved = previous.saved if previous is not None else self._cached(url)
+        now = time.monotonic()
+        if previous is None and saved is not None and saved.fetched_at is not None:
+            age = (datetime.now(UTC) - saved.fetched_at).total_seconds()
+            if 0 <= age < ROBOTS_TTL:
+                return _RobotsState(_robots_of(saved), now + ROBOTS_TTL - age, saved)
+        headers: dict[str, str] = {}
+        if saved is not None and saved.status == 200:
+            if saved.etag:
+                headers["If-None-Match"] = saved.etag
+            if saved.last_modified:
+                headers["If-Modified-Since"] = saved.last_modified
+        try:
+            page = await self._follow(
+                url, headers, {}, allow_private, False, ROBOTS_MAX_BYTES, True
+            )
+        except ThrottledError:
+            raise
+        except HTTPStatusError as exc:
+            if exc.status >= 500:
+                return self._robots_unreachable(url, f"HTTP {exc.status}", saved)
+            # 4xx: "unavailable", so no rules at all (RFC 9309 2.3.1.3).
+            entry = CachedResponse(url=url, status=exc.status, fetched_at=_now())
+        except BlockedURLError:
+            # A robots.txt redirected somewhere we may not go is as good as none.
+            entry = CachedResponse(url=url, status=404, fetched_at=_now())
+        except NetworkError:
+            if saved is not None:
+                return self._robots_unreachable(url, "network error", saved)
+            # The host itself cannot be reached: say that, not "robots.txt", and keep no
+            # verdict (after a few such errors in a row the host is paused anyway).
+            raise
+        except FetchError as exc:
+            return self._robots_unreachable(url, str(exc).removesuffix(f" ({url})"), saved)
+        else:
+            if page.not_modified and saved is not None:
+                entry = CachedResponse(
+                    url=url,
+                    status=200,
+                    etag=saved.etag,
+                    last_modified=saved.last_modified,
+                    content_hash=saved.content_hash,
+                    body=saved.body,
+                    fetched_at=_now(),
+                )
+            else:
+                entry = CachedResponse(
+                    url=url,
+                    status=200,
+                    etag=page.etag,
+                    last_modified=page.last_modified,
+                    content_hash=hashlib.sha1(page.body).hexdigest(),
+                    body=page.body,
+                    fetched_at=_now(),
+                )
+        self._save(entry)
+        return _RobotsState(_robots_of(entry), time.monotonic() + ROBOTS_TTL, entry)
+
+    def _robots_unreachable(
+        self, url: str, reason: str, saved: CachedResponse | None
+    ) -> _RobotsState:
+        """A robots.txt that cannot be read: keep the last copy, else assume full disallow."""
+        retry = time.monotonic() + ROBOTS_RETRY
+        if saved is not None:
+            log.warning("url=%s: robots.txt unreachable (%s); using the copy kept", url, reason)
+            return _RobotsState(_robots_of(saved), retry, saved)
+        log.warning("url=%s: robots.txt unreachable (%s); fetching nothing there", url, reason)
+        return _RobotsState(Robots.unreachable(f"robots.txt unreachable ({reason})"), retry)
+
+    def _cached(self, url: str) -> CachedResponse | None:
+        """What the cache remembers about a URL (nothing when it cannot say)."""
+        if self._cache is None:
+            return None
+        try:
+            return self._cache.cached_response(url)
+        except MonitorError as exc:
+            log.warning("url=%s: cache not read: %s", url, exc)
+            return None
+
+    def _save(self, entry: CachedResponse) -> None:
+        """Remember an entry; a failing cache only costs a later request."""
+        if self._cache is None:
+            return
+        try:
+            self._cache.save_response(entry)
+        except MonitorError as exc:
+            log.warning("url=%s: cache not written: %s", entry.url, exc)
+
+
+def _robots_of(entry: CachedResponse) -> Robots:
+    """The rules a remembered robots.txt response stands for."""
+    if entry.status == 200 and entry.body is not None:
+        return Robots.parse(entry.body)
+    return Robots()
+
+
+def _now() -> datetime:
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)

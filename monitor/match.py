@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,6 +122,13 @@ class _Token:
 
 _SPECIAL = {"(": "(", ")": ")", '"': '"', "/": "/", "-": "-", ":": ":"}
 _FIELD_PREFIX = re.compile(r"(title|body|source|url):")
+
+
+def _user_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a rule's /regex/ without re's FutureWarnings (e.g. "nested set")."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return re.compile(pattern, re.IGNORECASE)
 
 
 def _canonical_chars(query: str) -> str:
@@ -280,7 +288,7 @@ class _Parser:
             if not tok.value:
                 raise self.fail("empty regex", tok.pos)
             try:
-                re.compile(tok.value, re.IGNORECASE)
+                _user_regex(tok.value)
             except re.error as exc:
                 offset = exc.pos if exc.pos is not None else 0
                 raise self.fail(f"invalid regex: {exc.msg}", tok.pos + 1 + offset) from None
@@ -601,7 +609,7 @@ class Matcher:
         self._atoms.append(catom)
         self._atom_ids[catom] = atom_id
         if kind == "regex":
-            self._regex[atom_id] = re.compile(node.text, re.IGNORECASE)
+            self._regex[atom_id] = _user_regex(node.text)
             self._slow_set.add(atom_id)
         elif kind in ("source", "url"):
             self._slow_set.add(atom_id)

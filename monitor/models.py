@@ -17,6 +17,7 @@ class Source:
     interval: float = 600.0  # seconds
     allow_private: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
+    ignore_robots: bool = False  # the user's explicit override of the hosts' robots.txt
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,10 @@ class Link:
     guid: str | None = None
     summary: str | None = None  # feed description; the body of last resort
     author: str | None = None
+    # The article's identity when the listing knows it and the page may not (a search result
+    # whose link is an unresolvable redirect is named by its title and publisher).
+    canonical_url: str | None = None
+    fetch: bool = True  # False: the page is not worth fetching; the listing's text is the article
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,20 @@ class Page:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False  # a 304 answer to a conditional GET: body is empty
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResponse:
+    """What is remembered about one URL between fetches: validators, body hash, small bodies."""
+
+    url: str
+    status: int = 200
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None  # sha1 of the body last read
+    body: bytes | None = None  # kept only for small documents read again (robots.txt)
+    outcome: str | None = None  # why reading that body failed, so the same bytes are not re-read
+    fetched_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

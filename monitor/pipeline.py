@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import logging
 import random
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,14 +15,31 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor import dedupe
+from monitor import dedupe, logs
 from monitor.config import FetchSettings, Settings
-from monitor.errors import ExtractError, FetchError, SourceError, StoreError
+from monitor.errors import (
+    BlockedURLError,
+    ExtractError,
+    FetchError,
+    HTTPStatusError,
+    SourceError,
+    StoreError,
+    ThrottledError,
+)
 from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.match import Matcher, compile_rules
-from monitor.models import Article, Link, Match, RunResult, Source, StoredArticle
-from monitor.sources import get_kind
+from monitor.models import (
+    Article,
+    CachedResponse,
+    Link,
+    Match,
+    Page,
+    RunResult,
+    Source,
+    StoredArticle,
+)
+from monitor.sources import Poll, get_kind
 from monitor.store import Outbox, Store, now_utc
 from monitor.text import html_to_text
 
@@ -60,6 +78,8 @@ class Context:
     matcher: Matcher
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     on_article: Callable[[str, StoredArticle, Sequence[Match]], None] | None = None
+    # Called with each finished source's result and its duration in seconds (metrics).
+    on_result: Callable[[RunResult, float], None] | None = None
     # Verifying a candidate story needs its first article's features; recent ones are reused.
     story_features: OrderedDict[str, dedupe.StoryFeatures] = field(default_factory=OrderedDict)
 
@@ -71,6 +91,8 @@ def make_matcher(settings: Settings) -> Matcher:
 
 def site_of(host: str) -> str:
     """The registrable part of a host name (www.hani.co.kr -> hani.co.kr)."""
+    if host.replace(".", "").isdigit() or ":" in host:
+        return host  # an IP address is its own site: 10.0.0.1 must not pass for 127.0.0.1
     labels = host.lower().rstrip(".").split(".")
     if len(labels) >= 3 and labels[-2] in _SLD and len(labels[-1]) == 2:
         return ".".join(labels[-3:])
@@ -83,12 +105,17 @@ def link_allowed(url: str, source: Source) -> bool:
     allowed = source.settings.get("allowed_hosts")
     if allowed:
         return any(host == h or host.endswith("." + h) for h in allowed)
+    if get_kind(source.kind).any_site:
+        return True  # search results lead to every publisher's site
     return site_of(host) == site_of(urlsplit(source.url).hostname or "")
 
 
 def backoff(interval: float, failures: int) -> float:
     """Seconds until a failing source is tried again: exponential, capped, jittered."""
-    base = min(MAX_BACKOFF, max(60.0, interval) * 2.0 ** max(0, failures - 1))
+    # The exponent is bounded so months of failures cannot overflow; a source polled less
+    # often than the cap is never retried more often than it is polled.
+    exponent = min(max(0, failures - 1), 30)
+    base = min(max(MAX_BACKOFF, interval), max(60.0, interval) * 2.0**exponent)
     return float(base * random.uniform(0.8, 1.2))
 
 
@@ -97,25 +124,29 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
     started = now_utc()
     kind = get_kind(source.kind)
     state = ctx.store.source_state(source.name)
-    url = kind.listing_url(source)
+    cursor = ctx.store.source_cursor(source.name)
+    poll = Poll(ctx.fetcher, source, ctx.store, cursor, first=state.last_success_at is None)
 
-    # fetch the listing, conditionally
+    # fetch the listing, conditionally (as the kind asks: its headers, its daily quota)
     try:
-        listing = await ctx.fetcher.get(
-            url,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            allow_private=source.allow_private,
+        request = kind.request(source)
+        listing = await poll.get(
+            request,
+            etag=state.etag if request.conditional else None,
+            last_modified=state.last_modified if request.conditional else None,
         )
     except FetchError as exc:
+        return _failed(ctx, source, started, state.failures, str(exc), _wait(exc))
+    except SourceError as exc:
         return _failed(ctx, source, started, state.failures, str(exc))
+    url = request.url
     if listing.not_modified:
         ctx.store.record_success(
             source.name, started + timedelta(seconds=source.interval), keep_validators=True
         )
         return RunResult(source.name, not_modified=True)
     listing_hash = hashlib.sha1(listing.body).hexdigest()
-    if listing_hash == state.listing_hash:
+    if request.conditional and listing_hash == state.listing_hash:
         # Same bytes as last time: nothing can be new, and re-parsing would only cost CPU.
         ctx.store.record_success(
             source.name,
@@ -128,10 +159,12 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
 
     # links the listing holds that we have not stored yet
     try:
-        links = kind.links(source, listing)
+        found = await kind.links(source, listing, poll)
     except SourceError as exc:
         return _failed(ctx, source, started, state.failures, f"{exc} ({listing.url})")
-    links = [link for link in links if link_allowed(link.url, source)]
+    except FetchError as exc:  # a page the listing led to: the next list page, a child sitemap
+        return _failed(ctx, source, started, state.failures, str(exc), _wait(exc))
+    links = [link for link in found.links if link_allowed(link.url, source)]
     known = ctx.store.known_links(link.url for link in links)
     fresh = [link for link in links if link.url not in known]
 
@@ -144,23 +177,31 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
         async with slots:
             if ctx.stop.is_set():
                 return "skipped"
-            return await _process_link(ctx, source, link)
+            with logs.bind(url=link.url):
+                return await _process_link(ctx, source, link)
 
     outcomes = await asyncio.gather(*(take(link) for link in fresh))
     new = sum(1 for o in outcomes if o == "new")
     matched = sum(1 for o in outcomes if o == "matched")
     duplicates = sum(1 for o in outcomes if o == "duplicate")
     errors = tuple(o for o in outcomes if o.startswith("error:"))
-    complete = not ctx.stop.is_set() and not any(o == "error:store" for o in outcomes)
+    errors += tuple(f"error:{problem}" for problem in found.problems)  # unread listing parts
+    complete = not ctx.stop.is_set() and not any(
+        o == "error:store" or o.startswith("error:throttled") for o in outcomes
+    )
 
-    # remember validators only when every link was handled, so a crash retries the listing
+    # remember validators only when every link was handled without error, so a crash or a
+    # failed page re-reads the listing (a 304 would otherwise hide the page until it changes)
+    clean = complete and not errors
     ctx.store.record_success(
         source.name,
-        started + timedelta(seconds=source.interval),
-        listing.etag if complete else None,
-        listing.last_modified if complete else None,
-        listing_hash if complete and not errors else None,
+        started + timedelta(seconds=max(source.interval, ctx.fetcher.throttled_for(url))),
+        listing.etag if clean else None,
+        listing.last_modified if clean else None,
+        listing_hash if clean else None,
     )
+    if clean and found.cursor is not None:  # how far the listing was read (sitemaps)
+        ctx.store.record_cursor(source.name, found.cursor)
     result = RunResult(
         source.name,
         links=len(links),
@@ -171,14 +212,13 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
         errors=errors,
     )
     log.info(
-        "source=%s url=%s: %d links, %d new, %d matched, %d duplicates, %d errors",
-        source.name,
-        url,
+        "%d links, %d new, %d matched, %d duplicates, %d errors",
         result.links,
         result.new,
         result.matched,
         duplicates,
         len(errors),
+        extra={"url": url},  # the listing's URL, which a kind may build from the source's
     )
     return result
 
@@ -187,21 +227,42 @@ async def _process_link(ctx: Context, source: Source, link: Link) -> str:
     """Take one link through the pipeline; returns new | matched | duplicate | error:*."""
     article: Article | None
     page_url = link.url
-    if source.settings.get("fetch_articles", True):
+    if link.fetch and source.settings.get("fetch_articles", True):
+        tried = _tried(ctx, link.url)
         try:
-            page = await ctx.fetcher.get(link.url, allow_private=source.allow_private)
+            page = await ctx.fetcher.get(
+                link.url,
+                etag=tried.etag if tried else None,
+                last_modified=tried.last_modified if tried else None,
+                allow_private=source.allow_private,
+                robots=not source.ignore_robots,
+            )
+        except ThrottledError as exc:
+            # The host's fault, not the link's: not counted as a try; the next poll retries it.
+            log.warning("%s", exc)
+            return f"error:throttled: {exc}"
         except FetchError as exc:
-            log.warning("source=%s url=%s: %s", source.name, link.url, exc)
-            return _link_failed(ctx, source, link, str(exc))
+            log.warning("%s", exc)
+            fallback = article_from_link(link) if _for_good(exc) else None
+            if fallback is None:
+                return _link_failed(ctx, source, link, str(exc))
+            # A page we may never read (forbidden, gone, robots.txt): the listing's text stays.
+            return _keep_safely(ctx, source, link, link.url, fallback)
+        if tried is not None and (
+            page.not_modified or hashlib.sha1(page.body).hexdigest() == tried.content_hash
+        ):
+            # The page that gave no article last time is unchanged: it would give none again.
+            return _link_failed(ctx, source, link, tried.outcome or "unchanged")
         page_url = page.url
         if not link_allowed(page.url, source):
             return _link_failed(ctx, source, link, f"redirected off-site to {page.url}")
         try:
-            article = extract_article(page.body, page.url, page.content_type)
+            article = read_page(source, page)
         except ExtractError as exc:
             article = article_from_link(link)
             if article is None:
-                log.warning("source=%s url=%s: no article: %s", source.name, link.url, exc)
+                log.warning("no article: %s", exc)
+                _remember_failed(ctx, link.url, page, f"no article: {exc}")
                 return _link_failed(ctx, source, link, f"no article: {exc}")
         article = fill_from_link(article, link)
     else:
@@ -209,11 +270,37 @@ async def _process_link(ctx: Context, source: Source, link: Link) -> str:
         if article is None:
             return _link_failed(ctx, source, link, "feed item has neither title nor text")
 
+    return _keep_safely(ctx, source, link, page_url, article)
+
+
+def _keep_safely(ctx: Context, source: Source, link: Link, page_url: str, article: Article) -> str:
+    """_keep(), with a database error reported for a retry instead of raised."""
     try:
         return _keep(ctx, source, link, page_url, article)
     except StoreError as exc:
-        log.error("source=%s url=%s: not stored, will retry: %s", source.name, link.url, exc)
+        log.error("not stored, will retry: %s", exc, extra={"url": link.url})
         return "error:store"
+
+
+def _for_good(exc: FetchError) -> bool:
+    """Whether a page will stay unreadable: refused, forbidden, gone or blocked by robots.txt."""
+    if isinstance(exc, ThrottledError):
+        return False
+    if isinstance(exc, HTTPStatusError):
+        return exc.status in {401, 402, 403, 410, 451}
+    return isinstance(exc, BlockedURLError)
+
+
+def read_page(source: Source, page: Page) -> Article:
+    """Extract an article page; the source's own field selectors override the extractor."""
+    fields = get_kind(source.kind).fields(source, page)
+    try:
+        article = extract_article(page.body, page.url, page.content_type)
+    except ExtractError:
+        if not (fields.get("title") and fields.get("body")):
+            raise
+        article = Article(url=page.url, title="", body="")
+    return replace(article, **fields) if fields else article  # type: ignore[arg-type]
 
 
 def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Article) -> str:
@@ -257,14 +344,19 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
         first_seen_at=now,
         fetched_at=now,
     )
+    # One delivery per (notifier, story) naming every rule that flagged it; a later copy of the
+    # story conflicts with that key in the store and notifies nobody again.
+    rules_for: dict[str, list[str]] = {}
+    for m in matches:
+        for notifier in _notifiers_of(ctx.settings, m.rule):
+            rules_for.setdefault(notifier, []).append(m.rule)
     outbox = [
         Outbox(
             notifier,
             f"story:{story_id}",
-            {"article_id": article_id, "rule": m.rule, "story_id": story_id},
+            {"article_id": article_id, "rules": rules, "story_id": story_id},
         )
-        for m in matches
-        for notifier in _notifiers_of(ctx.settings, m.rule)
+        for notifier, rules in rules_for.items()
     ]
     inserted = store.save_new(stored, link_urls, matches, outbox, features.keys)
     if not inserted:
@@ -311,19 +403,51 @@ def _link_failed(ctx: Context, source: Source, link: Link, error: str) -> str:
     return "error:" + error
 
 
+def _tried(ctx: Context, url: str) -> CachedResponse | None:
+    """What the last read of a page that gave no article left (validators, body hash)."""
+    try:
+        cached = ctx.store.cached_response(url)
+    except StoreError:
+        return None
+    return cached if cached is not None and cached.outcome else None
+
+
+def _remember_failed(ctx: Context, url: str, page: Page, outcome: str) -> None:
+    """Keep a failed page's validators and hash, so an unchanged copy is not read again."""
+    entry = CachedResponse(
+        url=url,
+        status=page.status,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        content_hash=hashlib.sha1(page.body).hexdigest(),
+        outcome=outcome,
+    )
+    with contextlib.suppress(StoreError):
+        ctx.store.save_response(entry)
+
+
+def _wait(exc: FetchError) -> float:
+    """Seconds a throttled host asked us to stay away (0 for other failures)."""
+    return exc.wait if isinstance(exc, ThrottledError) else 0.0
+
+
 def _failed(
-    ctx: Context, source: Source, started: datetime, failures: int, error: str
+    ctx: Context,
+    source: Source,
+    started: datetime,
+    failures: int,
+    error: str,
+    wait: float = 0.0,
 ) -> RunResult:
     """Record a failed poll with exponential backoff; the rest of the run goes on."""
-    delay = backoff(source.interval, failures + 1)
+    delay = max(backoff(source.interval, failures + 1), wait)
     count = ctx.store.record_failure(source.name, error, started + timedelta(seconds=delay))
     log.warning(
-        "source=%s url=%s: poll failed (%d in a row, next try in %.0fs): %s",
-        source.name,
-        source.url,
+        "poll failed (%d in a row, next try in %.0fs): %s",
         count,
         delay,
         error,
+        extra={"source": source.name, "failures": count, "retry_in": round(delay)},
     )
     return RunResult(source.name, errors=(error,))
 
@@ -339,6 +463,7 @@ def article_from_link(link: Link) -> Article | None:
         body=body,
         published_at=link.published_at,
         author=link.author,
+        canonical_url=link.canonical_url,
     )
 
 
@@ -374,11 +499,16 @@ async def run_due(
         async with sem:
             if ctx.stop.is_set():
                 return None
-            try:
-                result = await run_source(ctx, sources[name])
-            except StoreError as exc:
-                log.error("source=%s url=%s: database error: %s", name, sources[name].url, exc)
-                result = RunResult(name, errors=(str(exc),))
+            began = time.perf_counter()
+            # Every log line of this source's poll, whichever module writes it, names it.
+            with logs.bind(source=name, url=sources[name].url):
+                try:
+                    result = await run_source(ctx, sources[name])
+                except StoreError as exc:
+                    log.error("database error: %s", exc)
+                    result = RunResult(name, errors=(str(exc),))
+            if ctx.on_result is not None:
+                ctx.on_result(result, time.perf_counter() - began)
         done += 1
         if progress is not None:
             progress(result, done, len(due))
@@ -395,7 +525,7 @@ async def session(settings: Settings, store: Store | None = None) -> AsyncIterat
     st = store or Store(settings.db_path)
     try:
         st.sync_sources(settings.sources)
-        async with Fetcher(settings.fetch) as fetcher:
+        async with Fetcher(settings.fetch, cache=st) as fetcher:
             yield Context(
                 settings=settings, store=st, fetcher=fetcher, matcher=make_matcher(settings)
             )
@@ -408,20 +538,30 @@ async def preview_source(settings: Settings, source: Source, limit: int = 5) -> 
     """What one source yields now: its links and the first few articles; nothing is stored."""
     kind = get_kind(source.kind)
     matcher = make_matcher(settings)
-    url = kind.listing_url(source)
+    # API calls are counted in the database when there is one: the quota is the provider's.
+    calls = Store(settings.db_path) if settings.db_path.exists() else None
     async with Fetcher(settings.fetch) as fetcher:
-        listing = await fetcher.get(url, allow_private=source.allow_private)
-        links = kind.links(source, listing)
+        poll = Poll(fetcher, source, calls)  # no cursor: what a first poll would read
+        try:
+            listing = await poll.get(kind.request(source))
+            links = (await kind.links(source, listing, poll)).links
+        except (SourceError, FetchError) as exc:
+            raise SourceError(f"source {source.name!r}: {exc}") from exc
+        finally:
+            if calls is not None:
+                calls.close()
         allowed = [link for link in links if link_allowed(link.url, source)]
         articles: list[dict[str, object]] = []
         for link in allowed[:limit]:
             entry: dict[str, object] = {"link": link.url}
             try:
-                if source.settings.get("fetch_articles", True):
-                    page = await fetcher.get(link.url, allow_private=source.allow_private)
-                    article = fill_from_link(
-                        extract_article(page.body, page.url, page.content_type), link
+                if link.fetch and source.settings.get("fetch_articles", True):
+                    page = await fetcher.get(
+                        link.url,
+                        allow_private=source.allow_private,
+                        robots=not source.ignore_robots,
                     )
+                    article = fill_from_link(read_page(source, page), link)
                 else:
                     made = article_from_link(link)
                     if made is None:

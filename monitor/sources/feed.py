@@ -10,11 +10,12 @@ import feedparser
 
 from monitor.errors import SourceError
 from monitor.models import Link, Page, Source
+from monitor.sources.base import Kind
 
 DEFAULT_MAX_ITEMS = 200
 
 
-def _when(parsed: time.struct_time | None) -> datetime | None:
+def when_of(parsed: time.struct_time | None) -> datetime | None:
     """feedparser's UTC struct_time as an aware datetime."""
     if not parsed:
         return None
@@ -24,19 +25,20 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
         return None
 
 
-class FeedSource:
+def parse_feed(page: Page) -> feedparser.FeedParserDict:
+    """feedparser's reading of a fetched feed (relative links resolved against its URL)."""
+    headers = {"content-location": page.url}
+    if page.content_type:
+        headers["content-type"] = page.content_type
+    return feedparser.parse(page.body, response_headers=headers, sanitize_html=False)
+
+
+class FeedSource(Kind):
     """A syndication feed whose items link to article pages."""
 
-    def listing_url(self, source: Source) -> str:
-        """The feed URL itself."""
-        return source.url
-
-    def links(self, source: Source, page: Page) -> list[Link]:
+    def parse(self, source: Source, page: Page) -> list[Link]:
         """Parse the feed; a feed with no readable items at all is a SourceError."""
-        headers = {"content-location": page.url}
-        if page.content_type:
-            headers["content-type"] = page.content_type
-        parsed = feedparser.parse(page.body, response_headers=headers, sanitize_html=False)
+        parsed = parse_feed(page)
         entries = parsed.get("entries") or []
         if not entries and not parsed.get("feed"):
             raise SourceError("not a feed: no channel and no items")
@@ -52,7 +54,7 @@ class FeedSource:
                 Link(
                     url=url,
                     title=(e.get("title") or "").strip() or None,
-                    published_at=_when(e.get("published_parsed") or e.get("updated_parsed")),
+                    published_at=when_of(e.get("published_parsed") or e.get("updated_parsed")),
                     guid=e.get("id") or None,
                     summary=(e.get("summary") or "").strip() or None,
                     author=(e.get("author") or "").strip() or None,

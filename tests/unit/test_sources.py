@@ -11,7 +11,8 @@ import pytest
 from monitor.errors import SourceError
 from monitor.models import Page, Source
 from monitor.sources import KINDS, get_kind
-from monitor.sources.html import discover_links
+from monitor.sources.feed import FeedSource
+from monitor.sources.html import HtmlSource, discover_links
 
 FEED = Source("f", "feed", "https://news.example.kr/rss.xml")
 
@@ -24,14 +25,17 @@ def page(
 
 
 def test_unknown_kind_lists_known_ones() -> None:
-    with pytest.raises(SourceError, match=r"unknown source kind 'rss' \(known: feed, html"):
+    with pytest.raises(
+        SourceError,
+        match=r"unknown source kind 'rss' \(known: feed, google-news, html, json, naver, sitemap\)",
+    ):
         get_kind("rss")
-    assert set(KINDS) >= {"feed", "html"}
+    assert set(KINDS) == {"feed", "html", "sitemap", "naver", "google-news", "json"}
 
 
 def test_rss2_real_korean_feed(korean_pages: Path) -> None:
     truth = json.loads((korean_pages / "truth.json").read_text(encoding="utf-8"))["khan-rss-1.xml"]
-    links = KINDS["feed"].links(
+    links = FeedSource().parse(
         Source("khan", "feed", "http://www.khan.co.kr/rss", settings={"max_items": 1000}),
         page((korean_pages / "khan-rss-1.xml").read_bytes(), "http://www.khan.co.kr/rss"),
     )
@@ -47,7 +51,7 @@ def test_rss2_other_real_feed(korean_pages: Path) -> None:
     truth = json.loads((korean_pages / "truth.json").read_text(encoding="utf-8"))[
         "chosun-rss-1.xml"
     ]
-    links = KINDS["feed"].links(FEED, page((korean_pages / "chosun-rss-1.xml").read_bytes()))
+    links = FeedSource().parse(FEED, page((korean_pages / "chosun-rss-1.xml").read_bytes()))
     assert [link.url for link in links] == [i["link"] for i in truth["items"]]
 
 
@@ -57,7 +61,7 @@ def test_atom_feed_with_relative_links() -> None:
 <entry><title>평택항 전기차 수출 최대</title><link href="/news/1"/><id>tag:1</id>
 <published>2024-09-06T15:44:00+09:00</published><author><name>홍길동</name></author>
 <summary>요약</summary></entry></feed>"""
-    links = KINDS["feed"].links(FEED, page(atom))
+    links = FeedSource().parse(FEED, page(atom))
     assert len(links) == 1
     assert links[0].url == "https://news.example.kr/news/1"
     assert links[0].published_at == datetime(2024, 9, 6, 6, 44, tzinfo=UTC)
@@ -72,7 +76,7 @@ def test_rdf_feed() -> None:
 <item rdf:about="https://news.example.kr/a/2"><title>평택시 미래차 클러스터</title>
 <link>https://news.example.kr/a/2</link><dc:date>2024-09-06T15:44:00+09:00</dc:date></item>
 </rdf:RDF>""".encode("cp949")
-    links = KINDS["feed"].links(FEED, page(rdf))
+    links = FeedSource().parse(FEED, page(rdf))
     assert [(x.url, x.title) for x in links] == [
         ("https://news.example.kr/a/2", "평택시 미래차 클러스터")
     ]
@@ -83,7 +87,7 @@ def test_rdf_feed() -> None:
 )
 def test_broken_feed_is_a_source_error(body: str) -> None:
     with pytest.raises(SourceError):
-        KINDS["feed"].links(FEED, page(body))
+        FeedSource().parse(FEED, page(body))
 
 
 def test_max_items_caps_a_huge_feed() -> None:
@@ -95,7 +99,7 @@ def test_max_items_caps_a_huge_feed() -> None:
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
     )
     src = Source("f", "feed", FEED.url, settings={"max_items": 50})
-    assert len(KINDS["feed"].links(src, page(body))) == 50
+    assert len(FeedSource().parse(src, page(body))) == 50
 
 
 LIST_PAGE = """<html><head><meta charset="utf-8"></head><body>
@@ -130,11 +134,11 @@ def test_css_selector_picks_exactly_what_it_says() -> None:
 def test_selector_matching_nothing_is_an_error() -> None:
     src = Source("h", "html", "https://news.example.kr/", settings={"link_selector": "div.none a"})
     with pytest.raises(SourceError, match="matched no links"):
-        KINDS["html"].links(src, page(LIST_PAGE, "https://news.example.kr/"))
+        HtmlSource().parse(src, page(LIST_PAGE, "https://news.example.kr/"))
 
 
 def test_html_source_decodes_euc_kr_list_page() -> None:
     body = LIST_PAGE.replace('charset="utf-8"', 'charset="euc-kr"').encode("cp949")
     src = Source("h", "html", "https://news.example.kr/")
-    links = KINDS["html"].links(src, page(body, "https://news.example.kr/", "text/html"))
+    links = HtmlSource().parse(src, page(body, "https://news.example.kr/", "text/html"))
     assert links[1].title == "평택항 전기차 수출 역대 최대 기록"
