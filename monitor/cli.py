@@ -325,7 +325,12 @@ def explain(config_path: str | None, rule: str, target: str) -> None:
 @main.command("export")
 @config_option
 @click.option(
-    "--format", "fmt", type=click.Choice(export_mod.FORMATS), default="ndjson", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(export_mod.FORMATS),
+    default="ndjson",
+    show_default=True,
+    help="ndjson: one JSON object a line; csv: rules joined by ';'; json: one array.",
 )
 @click.option("--matched", is_flag=True, help="Only articles that matched a rule.")
 @click.option("--rule", default=None, help="Only articles that matched this rule.")
@@ -588,9 +593,14 @@ def test_notify(config_path: str | None, name: str) -> None:
 
 @main.command()
 @config_option
-@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), default=None)
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sent", "dead"]),
+    default=None,
+    help="Only deliveries in this state.",
+)
 @click.option("--notifier", default=None, help="Only this notifier.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, help="At most this many deliveries.")
 @click.option("--requeue", is_flag=True, help="Give dead deliveries a fresh set of attempts.")
 @handle_errors
 def deliveries(

@@ -18,7 +18,7 @@ from monitor.models import Rule, Source
 DEFAULT_PATH = "config/monitor.toml"
 SOURCE_KINDS = ("feed", "html", "sitemap", "naver", "google-news", "json")
 NOTIFIER_KINDS = ("email", "webhook", "apprise")
-DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor-news/monitor; news monitor)"
+DEFAULT_USER_AGENT = "monitor/0.1 (news monitor)"
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _NAME = re.compile(r"^[A-Za-z0-9가-힣][\w.\-가-힣]*$")

@@ -421,7 +421,7 @@ def _fields(entry: CachedResponse) -> dict[str, Any]:
 
 def test_robots_rules_and_product_token() -> None:
     rules = Robots.parse(ROBOTS)
-    assert product_token("monitor/0.1 (+https://github.com/monitor-news/monitor)") == "monitor"
+    assert product_token("monitor/0.1 (news monitor; +mailto:desk@example.kr)") == "monitor"
     assert not rules.allowed("https://a.kr/drafts/x", "monitor")
     assert rules.allowed("https://a.kr/private/x", "monitor")
     assert not rules.allowed("https://a.kr/private/x", "otherbot")
