@@ -142,3 +142,51 @@ def test_html_source_decodes_euc_kr_list_page() -> None:
     src = Source("h", "html", "https://news.example.kr/")
     links = HtmlSource().parse(src, page(body, "https://news.example.kr/", "text/html"))
     assert links[1].title == "평택항 전기차 수출 역대 최대 기록"
+
+
+def _feedparser_links(page: Page) -> list[tuple[object, ...]]:
+    """What the feedparser path reads from a feed, for comparison."""
+    from monitor.sources.feed import parse_feed, when_of
+
+    out = []
+    for e in parse_feed(page).entries:
+        out.append(
+            (
+                e.get("link", "").strip(),
+                (e.get("title") or "").strip() or None,
+                when_of(e.get("published_parsed") or e.get("updated_parsed")),
+                e.get("id") or None,
+            )
+        )
+    return out
+
+
+def _feeds() -> list[tuple[str, bytes]]:
+    from monitor.demo import SITE
+    from tests.conftest import KOREAN_PAGES
+
+    feeds = [("demo", (SITE / "rss.xml").read_bytes().replace(b"{host}", b"127.0.0.1:8765"))]
+    feeds += [(p.name, p.read_bytes()) for p in sorted(KOREAN_PAGES.glob("*.xml"))]
+    return feeds
+
+
+@pytest.mark.parametrize(("name", "body"), _feeds(), ids=[n for n, _ in _feeds()])
+def test_fast_feed_path_reads_what_feedparser_reads(name: str, body: bytes) -> None:
+    from monitor.sources.feed import fast_links
+
+    p = page(body, "http://www.example.kr/rss")
+    fast = fast_links(p)
+    assert fast is not None, f"{name}: a well-formed feed must take the fast path"
+    assert [(x.url, x.title, x.published_at, x.guid) for x in fast] == _feedparser_links(p)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<rss><channel><item><title>t</title>", b"<html><body>x</body></html>", b"",
+     b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss><channel><item><link>&a;</link></item></channel></rss>'],
+)  # fmt: skip
+def test_fast_feed_path_declines_what_it_cannot_vouch_for(body: bytes) -> None:
+    from monitor.sources.feed import fast_links
+
+    links = fast_links(page(body))
+    assert links is None or all("aaaa" not in x.url for x in links)
