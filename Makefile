@@ -35,6 +35,7 @@ bench: $(STAMP)  ## benchmarks against peers (installs the peers first)
 	$(PY) bench/match.py
 	$(PY) bench/dedupe.py
 	$(PY) bench/search.py
+	$(PY) bench/pipeline.py  # needs nginx (apt-get install nginx)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
