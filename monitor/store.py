@@ -627,11 +627,6 @@ class Store:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur]
 
-    def rule_counts(self) -> dict[str, int]:
-        """Matches per rule."""
-        cur = self.db.execute("SELECT rule, count(*) FROM matches GROUP BY rule ORDER BY rule")
-        return {r[0]: int(r[1]) for r in cur}
-
     def stories(
         self,
         since: datetime | None = None,
@@ -639,61 +634,30 @@ class Store:
         min_size: int = 1,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        """Stories, largest and newest first, each with its members in publication order."""
-        where = ["s.size >= ?"]
-        params: list[Any] = [min_size]
-        if since:
-            where.append("s.updated_at >= ?")
-            params.append(iso(since))
-        if rule:
-            where.append(
-                "s.id IN (SELECT a.story_id FROM matches m JOIN articles a ON a.id = m.article_id"
-                " WHERE m.rule = ?)"
-            )
-            params.append(rule)
-        cur = self.db.execute(
-            f"""SELECT s.id, s.title, s.size, s.first_seen_at, s.first_source, s.updated_at
-                FROM stories s WHERE {" AND ".join(where)}
-                ORDER BY s.size DESC, s.updated_at DESC, s.id LIMIT ?""",
-            [*params, limit],
-        )
-        out = []
-        for sid, title, size, first_seen, first_source, updated in cur.fetchall():
-            members = [
-                {"source": r[0], "url": r[1], "title": r[2], "published_at": r[3],
-                 "first_seen_at": r[4]}
-                for r in self.db.execute(
+        """Stories, largest first, each with its rules and members in publication order."""
+        out = self.story_rows(min_size=min_size, order="size", since=since, limit=limit, rule=rule)
+        for story in out:
+            members = _dicts(
+                self.db.execute(
                     """SELECT source, url, title, published_at, first_seen_at FROM articles
                        WHERE story_id = ?
-                       ORDER BY COALESCE(published_at, first_seen_at), first_seen_at""",
-                    [sid],
+                       ORDER BY COALESCE(published_at, first_seen_at), first_seen_at, rowid""",
+                    [story["id"]],
                 )
-            ]  # fmt: skip
-            rules = [
+            )
+            story["rules"] = [
                 r[0]
                 for r in self.db.execute(
                     """SELECT DISTINCT m.rule FROM matches m JOIN articles a ON a.id = m.article_id
                        WHERE a.story_id = ? ORDER BY m.rule""",
-                    [sid],
+                    [story["id"]],
                 )
             ]
-            out.append(
-                {
-                    "id": sid,
-                    "title": title,
-                    "size": size,
-                    "portals": len({m["source"] for m in members}),
-                    # The earliest publisher is who published first, not who we saw first.
-                    "earliest_source": members[0]["source"] if members else first_source,
-                    "first_seen_at": first_seen,
-                    "updated_at": updated,
-                    "rules": rules,
-                    "members": members,
-                }
-            )
+            story["portals"] = len(story["sources"])
+            # The earliest publisher is who published first, not who we saw first.
+            story["earliest_source"] = members[0]["source"] if members else story["first_source"]
+            story["members"] = members
         return out
-
-    # -- deliveries (the outbox that monitor.notify drains) ------------------------------------
 
     def due_deliveries(self, notifier: str, now: datetime, limit: int = 100) -> list[Delivery]:
         """Pending deliveries of one notifier that are due and in no digest batch, oldest first."""
@@ -1130,6 +1094,7 @@ class Store:
         since: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        rule: str | None = None,
     ) -> list[dict[str, Any]]:
         """Stories (groups of near-duplicate articles), most recently grown or largest first."""
         where = ["s.size >= ?"]
@@ -1137,6 +1102,12 @@ class Store:
         if since:
             where.append("s.updated_at >= ?")
             params.append(iso(since))
+        if rule:
+            where.append(
+                "s.id IN (SELECT a.story_id FROM matches m JOIN articles a ON a.id = m.article_id"
+                " WHERE m.rule = ?)"
+            )
+            params.append(rule)
         ordering = "s.size DESC, s.updated_at DESC" if order == "size" else "s.updated_at DESC"
         cur = self.db.execute(
             f"""SELECT s.id, s.title, s.size, s.first_source, s.first_seen_at, s.published_at,
