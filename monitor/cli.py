@@ -217,16 +217,22 @@ def demo(port: int, db_path: str) -> None:
             for row in store.export_rows():
                 flag = f"  <- {', '.join(row['rules'])}" if row["rules"] else ""
                 click.echo(f"  [{row['source']}] {row['title']}{flag}")
-            click.echo("\nFlagged:")
+            click.echo("\nFlagged (a copy of a story already flagged would not notify again):")
+            seen_stories: set[str] = set()
             for row in store.export_rows(matched=True):
+                copy = row["story_id"] in seen_stories
+                seen_stories.add(row["story_id"])
                 for m in store.matches_for(row["id"]):
-                    click.echo(f"  {m['rule']}: {row['title']}")
-                    click.echo(f"      …{m['snippet']}…")
+                    note = "  (same story as above)" if copy else ""
+                    click.echo(f"  {m['rule']}: {row['title']}{note}")
+                    if not copy:
+                        click.echo(f"      {m['snippet']}")
         finally:
             store.close()
-    click.echo(
-        f"\nExplore it: monitor export --config {demo_mod.CONFIG_HINT} --format ndjson --matched"
-    )
+    if db == Path("data/demo.db"):  # the database config/demo.toml names
+        click.echo("\nExplore it:")
+        for command in ("stories", "search 평택", "export --matched", "serve"):
+            click.echo(f"  .venv/bin/monitor {command} --config {demo_mod.CONFIG_HINT}")
 
 
 @main.command("check-config")
