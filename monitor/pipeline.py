@@ -128,18 +128,19 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
     poll = Poll(ctx.fetcher, source, ctx.store, cursor, first=state.last_success_at is None)
 
     # fetch the listing, conditionally (as the kind asks: its headers, its daily quota)
+    url = source.url  # search kinds build theirs from the query
     try:
         request = kind.request(source)
+        url = request.url
         listing = await poll.get(
             request,
             etag=state.etag if request.conditional else None,
             last_modified=state.last_modified if request.conditional else None,
         )
     except FetchError as exc:
-        return _failed(ctx, source, started, state.failures, str(exc), _wait(exc))
+        return _failed(ctx, source, url, started, state.failures, str(exc), _wait(exc))
     except SourceError as exc:
-        return _failed(ctx, source, started, state.failures, str(exc))
-    url = request.url
+        return _failed(ctx, source, url, started, state.failures, str(exc))
     if listing.not_modified:
         ctx.store.record_success(
             source.name, started + timedelta(seconds=source.interval), keep_validators=True
@@ -161,9 +162,9 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
     try:
         found = await kind.links(source, listing, poll)
     except SourceError as exc:
-        return _failed(ctx, source, started, state.failures, f"{exc} ({listing.url})")
+        return _failed(ctx, source, url, started, state.failures, f"{exc} ({listing.url})")
     except FetchError as exc:  # a page the listing led to: the next list page, a child sitemap
-        return _failed(ctx, source, started, state.failures, str(exc), _wait(exc))
+        return _failed(ctx, source, url, started, state.failures, str(exc), _wait(exc))
     links = [link for link in found.links if link_allowed(link.url, source)]
     known = ctx.store.known_links(link.url for link in links)
     fresh = [link for link in links if link.url not in known]
@@ -434,6 +435,7 @@ def _wait(exc: FetchError) -> float:
 def _failed(
     ctx: Context,
     source: Source,
+    url: str,
     started: datetime,
     failures: int,
     error: str,
@@ -447,7 +449,7 @@ def _failed(
         count,
         delay,
         error,
-        extra={"source": source.name, "failures": count, "retry_in": round(delay)},
+        extra={"source": source.name, "url": url, "failures": count, "retry_in": round(delay)},
     )
     return RunResult(source.name, errors=(error,))
 

@@ -165,3 +165,32 @@ def test_broken_feed_is_recorded_on_the_source(portal: dict[str, Any]) -> None:
     assert result.exit_code == 0
     assert "malformed feed" in result.output
     assert "local" in result.output
+
+
+def test_a_failing_search_source_logs_the_url_it_asked(
+    server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.add("rss/search", Route(b"down", status=503, content_type="text/plain"))
+    cfg = write_config(
+        tmp_path / "m.toml",
+        f"""
+[storage]
+path = "{tmp_path / "m.db"}"
+
+[[sources]]
+name = "gnews"
+kind = "google-news"
+url = "{server.url("rss/search")}"
+query = "평택 미래차"
+allow_private = true
+
+[[rules]]
+name = "pt"
+query = "평택 미래차"
+""",
+    )
+    caplog.set_level("WARNING", logger="monitor")
+    run_once(cfg)
+    failed = [r for r in caplog.records if "poll failed" in r.getMessage()]
+    assert failed and getattr(failed[0], "source", None) == "gnews"
+    assert str(getattr(failed[0], "url", "")).startswith(server.url("rss/search") + "?q=")
