@@ -252,6 +252,11 @@ def parse(raw: Mapping[str, Any], base: Path | None = None, path: Path | None = 
         else:
             c.add(f"synonyms.{k}", f"expected a list of words, got {v!r}")
     tz = c.get(raw, "", "timezone", str, "Asia/Seoul")
+    try:
+        ZoneInfo(tz)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        c.add("timezone", f'unknown time zone {tz!r} (e.g. "Asia/Seoul")')
+        tz = "Asia/Seoul"
 
     if c.problems:
         raise ConfigError(c.problems, str(path) if path else None)

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -107,11 +108,18 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Render the record with its fields appended as key=value."""
         line = super().format(record)
-        extra = " ".join(f"{k}={v}" for k, v in fields(record).items())
-        if not extra:
-            return line
+        extra = " ".join(f"{k}={_printable(v)}" for k, v in fields(record).items())
         head, sep, tail = line.partition("\n")  # keep a traceback below the fields
-        return f"{head}  {extra}{sep}{tail}"
+        head = _printable(head)  # scraped titles and URLs must not drive the terminal
+        return f"{head}  {extra}{sep}{tail}" if extra else f"{head}{sep}{tail}"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(value: object) -> str:
+    """Text with control characters (ANSI escapes, carriage returns) shown as escapes."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(value))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

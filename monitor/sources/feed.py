@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import email.utils
+import logging
 import time
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -16,6 +17,7 @@ from monitor.models import Link, Page, Source
 from monitor.sources.base import Kind
 
 DEFAULT_MAX_ITEMS = 200
+log = logging.getLogger(__name__)
 
 
 def when_of(parsed: time.struct_time | None) -> datetime | None:
@@ -150,6 +152,9 @@ def _keep(links: list[Link], limit: int) -> list[Link]:
         seen.add(link.url)
         out.append(link)
         if len(out) >= limit:
+            if len(links) > limit:
+                # Said once per poll: a feed that suddenly lists thousands is read in part.
+                log.info("feed lists %d items; reading the first %d (max_items)", len(links), limit)
             break
     return out
 

@@ -147,3 +147,8 @@ def test_shipped_configs_are_valid(name: str) -> None:
         pytest.fail(f"config/{name} is missing")
     settings = config.load(path)
     assert settings.sources and settings.rules
+
+
+def test_unknown_time_zone_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="timezone: unknown time zone 'Asia/Pyongtaek'"):
+        config.load(write_config(tmp_path / "m.toml", 'timezone = "Asia/Pyongtaek"\n' + GOOD))

@@ -166,3 +166,17 @@ def test_fit_counts_wide_characters() -> None:
     cut = logs.fit("평택미래차클러스터", 9)
     assert cut == "평택미래…" and logs.display_width(cut) <= 9
     assert logs.clock(3725) == "1:02:05" and logs.clock(59.6) == "1:00"
+
+
+def test_text_logs_escape_control_characters_from_scraped_text() -> None:
+    import logging
+
+    from monitor.logs import TextFormatter
+
+    record = logging.LogRecord(
+        "monitor", logging.WARNING, __file__, 1, "title %s", ("evil\x1b[2J\rtitle",), None
+    )
+    record.url = "http://x.kr/\x1b]0;pwned\x07"
+    line = TextFormatter().format(record)
+    assert "\x1b" not in line and "\r" not in line and "\x07" not in line
+    assert "\\x1b[2J" in line and "url=http://x.kr/" in line
