@@ -624,8 +624,7 @@ class Store:
                         WHERE a.source = s.name) AS matches
                FROM sources s ORDER BY s.name"""
         )
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur]
+        return _dicts(cur)
 
     def stories(
         self,
@@ -785,11 +784,10 @@ class Store:
                       first_seen_at, story_id FROM articles WHERE id = ?""",
             [article_id],
         )
-        cols = [d[0] for d in cur.description]
-        row = cur.fetchone()
-        if row is None:
+        rows = _dicts(cur)
+        if not rows:
             return None
-        article = dict(zip(cols, row, strict=True))
+        article = rows[0]
         sid = story_id or article["story_id"] or article_id
         matches = {
             r[0]: {
@@ -846,8 +844,7 @@ class Store:
                 {"WHERE " + " AND ".join(where) if where else ""} ORDER BY id DESC LIMIT ?""",
             [*params, limit],
         )
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        return _dicts(cur)
 
     def delivery_attempts(self, delivery_id: int) -> list[dict[str, Any]]:
         """Every attempt at one delivery, first first."""
@@ -856,8 +853,7 @@ class Store:
                WHERE delivery_id = ? ORDER BY id""",
             [delivery_id],
         )
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        return _dicts(cur)
 
     def requeue_dead(self, notifier: str | None = None, now: datetime | None = None) -> int:
         """Give dead deliveries a fresh set of attempts; returns how many."""

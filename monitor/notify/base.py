@@ -68,6 +68,15 @@ class Channel(ABC):
         return value
 
 
+def url_or_env(settings: Mapping[str, Any]) -> list[Problem]:
+    """A URL given as `url` or, when it holds a token, as `url_env`: exactly one of them."""
+    if "url" in settings and "url_env" in settings:
+        return [("url_env", "give url or url_env, not both")]
+    if "url" not in settings and "url_env" not in settings:
+        return [("url", "required (or url_env naming an environment variable)")]
+    return []
+
+
 def one_line(text: str, limit: int = 250) -> str:
     """A header-safe single line: control characters and line breaks become spaces."""
     line = " ".join(_CONTROL.sub(" ", text).split())

@@ -10,7 +10,16 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from monitor.errors import NotifyError
-from monitor.notify.base import Channel, Check, Message, Problem, is_env_name, one_line, redact
+from monitor.notify.base import (
+    Channel,
+    Check,
+    Message,
+    Problem,
+    is_env_name,
+    one_line,
+    redact,
+    url_or_env,
+)
 
 # apprise reports failures through its logger; captures must not interleave across threads.
 _CAPTURE = threading.Lock()
@@ -39,11 +48,7 @@ class AppriseChannel(Channel):
     @classmethod
     def check(cls, settings: Mapping[str, Any]) -> list[Problem]:
         """Exactly one of url and url_env."""
-        if "url" in settings and "url_env" in settings:
-            return [("url_env", "give url or url_env, not both")]
-        if "url" not in settings and "url_env" not in settings:
-            return [("url", "required (or url_env naming an environment variable)")]
-        return []
+        return url_or_env(settings)
 
     async def send(self, message: Message) -> None:
         """Notify every URL; any failure raises NotifyError with apprise's reason, redacted."""

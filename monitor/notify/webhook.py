@@ -27,6 +27,7 @@ from monitor.notify.base import (
     is_headers,
     is_http_url,
     one_line,
+    url_or_env,
 )
 
 SIGNATURE_HEADER = "X-Monitor-Signature"
@@ -89,11 +90,7 @@ class WebhookChannel(Channel):
     @classmethod
     def check(cls, settings: Mapping[str, Any]) -> list[Problem]:
         """Exactly one of url and url_env."""
-        if "url" in settings and "url_env" in settings:
-            return [("url_env", "give url or url_env, not both")]
-        if "url" not in settings and "url_env" not in settings:
-            return [("url", "required (or url_env naming an environment variable)")]
-        return []
+        return url_or_env(settings)
 
     def _target(self) -> tuple[str, str]:
         """The URL, and how to name it in errors without revealing a secret one."""
