@@ -712,10 +712,6 @@ class Matcher:
 
     # -- explaining --------------------------------------------------------
 
-    def rule_names(self) -> list[str]:
-        """Names of the compiled rules, in config order."""
-        return [c.rule.name for c in self._rules]
-
     def explain(self, rule_name: str, article: Article, source: str = "") -> Explanation:
         """Why one rule matches an article or not: each term, where it was found and how."""
         crule = self._by_name.get(rule_name)

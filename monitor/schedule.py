@@ -38,12 +38,9 @@ class Daemon:
         self.settings = settings
         self.tick = tick
         self.stopping = asyncio.Event()
-        self.ticks = 0
-        self.last_tick_at: datetime | None = None
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler: AsyncIOScheduler | None = None
         self.metrics: Metrics | None = None  # fed from the pipeline when set (--http)
-        self.reloads = 0
         self.started_at = now_utc()
 
     def request_stop(self) -> None:
@@ -121,8 +118,6 @@ class Daemon:
         try:
             await self._guarded(self._cycle(ctx))
         finally:
-            self.ticks += 1
-            self.last_tick_at = datetime.now(ZoneInfo(self.settings.timezone))
             if self.metrics is not None:
                 self.metrics.on_tick()
 
@@ -177,7 +172,6 @@ class Daemon:
             self._schedule_digests(self.scheduler, ctx)
             # Tick now, so a new source is polled at once (skipped if a tick is running).
             self.scheduler.modify_job("ticker", next_run_time=datetime.now(self.scheduler.timezone))
-        self.reloads += 1
         log.info(
             "config reloaded from %s: %d sources, %d rules, %d notifiers",
             new.path,
