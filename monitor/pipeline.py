@@ -349,7 +349,7 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
     # story conflicts with that key in the store and notifies nobody again.
     rules_for: dict[str, list[str]] = {}
     for m in matches:
-        for notifier in _notifiers_of(ctx.settings, m.rule):
+        for notifier in ctx.settings.rule(m.rule).notify:
             rules_for.setdefault(notifier, []).append(m.rule)
     outbox = [
         Outbox(
@@ -385,14 +385,6 @@ def _remember_story(ctx: Context, story_id: str, features: dedupe.StoryFeatures)
     ctx.story_features[story_id] = features
     if len(ctx.story_features) > STORY_CACHE:
         ctx.story_features.popitem(last=False)
-
-
-def _notifiers_of(settings: Settings, rule: str) -> tuple[str, ...]:
-    """The notifiers a rule sends to."""
-    for r in settings.rules:
-        if r.name == rule:
-            return r.notify
-    return ()
 
 
 def _link_failed(ctx: Context, source: Source, link: Link, error: str) -> str:
