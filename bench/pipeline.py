@@ -137,26 +137,32 @@ def ours_child(args: argparse.Namespace) -> None:
     raw["fetch"].update(spec.get("fetch", {}))
     settings = config.parse(raw)
 
-    async def once() -> list[Any]:
+    async def phases() -> dict[str, Any]:
+        # One session for every phase, as the daemon keeps one: opening the store, compiling
+        # the rules and starting the HTTP client are paid once, before the first phase.
+        report: dict[str, Any] = {}
+        cpu0 = time.process_time()
         async with pipeline.session(settings) as ctx:
-            return await pipeline.run_due(ctx, force=True, parallel=spec.get("parallel", 4))
+            report["setup_cpu"] = time.process_time() - cpu0
+            for phase in spec["phases"]:
+                if phase == "touch":
+                    for path in spec["touch"]:
+                        text = Path(path).read_text()
+                        Path(path).write_text(text.replace("</channel>", " </channel>"))
+                    continue
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                results = await pipeline.run_due(ctx, force=True, parallel=spec.get("parallel", 4))
+                report[phase] = {
+                    "cpu": time.process_time() - cpu0,
+                    "wall": time.perf_counter() - wall0,
+                    "new": sum(r.new for r in results),
+                    "unchanged": sum(1 for r in results if r.not_modified),
+                    "errors": sum(len(r.errors) for r in results),
+                    "sources": len(results),
+                }
+        return report
 
-    report = {}
-    for phase in spec["phases"]:
-        if phase == "touch":
-            for path in spec["touch"]:
-                Path(path).write_text(Path(path).read_text().replace("</channel>", " </channel>"))
-            continue
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        results = asyncio.run(once())
-        report[phase] = {
-            "cpu": time.process_time() - cpu0,
-            "wall": time.perf_counter() - wall0,
-            "new": sum(r.new for r in results),
-            "unchanged": sum(1 for r in results if r.not_modified),
-            "errors": sum(len(r.errors) for r in results),
-            "sources": len(results),
-        }
+    report = asyncio.run(phases())
     report["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(report))
 
@@ -236,7 +242,10 @@ def full_pipeline(work: Path, root: Path, host: str, args: argparse.Namespace) -
         f"{same['cpu'] * 1000 / max(1, same['sources']):.2f} ms CPU per source poll"
     )
     print(
-        f"  peak RSS    : {rep['rss_mb']:.0f} MB (whole process: {ours['cpu']:.1f}s CPU incl. start-up)"
+        f"  start-up    : {rep['setup_cpu'] * 1000:.0f} ms CPU once per process (store, rules, client)"
+    )
+    print(
+        f"  peak RSS    : {rep['rss_mb']:.0f} MB (whole process: {ours['cpu']:.1f}s CPU incl. imports)"
     )
     if args.no_urlwatch:
         return

@@ -255,31 +255,48 @@ _COPYRIGHT = re.compile(
 )
 _PROMO_LINE = re.compile(r"^\s*(?:[▶☞◆■▷→※]|\[?관련\s*기사)")
 # Photo/graphic credits inline: (사진=평택시 제공), [그래픽=홍길동 기자]
-_CREDIT = re.compile(r"[\[(]\s*(?:사진|자료|그래픽|영상|자료사진|편집)\s*[=:][^\])\n]{0,40}[\])]")
+# (Run over the whole text, so no part of it may cross a line: [^\S\n] is \s without "\n".)
+_CREDIT = re.compile(
+    r"[\[(][^\S\n]*(?:사진|자료|그래픽|영상|자료사진|편집)[^\S\n]*[=:][^\])\n]{0,40}[\])]"
+)
 # Typographic variants portals swap freely; folding them lets copies hash equal.
 _FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "″": '"', "‘": "'", "’": "'", "′": "'",
                        "ㆍ": "·", "•": "·", "∙": "·", "–": "-", "—": "-", "―": "-"})  # fmt: skip
+# str.translate() walks a Korean text character by character; most texts hold none of these.
+_FOLDABLE = re.compile("[" + "".join(chr(c) for c in _FOLD) + "]")
 
 
 def normalize_body(body: str) -> str:
     """The body as every copy prints it: NFKC, bylines/emails/footers gone, spaces collapsed."""
-    lines = unicodedata.normalize("NFKC", body).translate(_FOLD).splitlines()
+    text = unicodedata.normalize("NFKC", body)
+    if _FOLDABLE.search(text):
+        text = text.translate(_FOLD)
+    # Lines rejoined with "\n" alone, so the whole-text substitutions below see the lines
+    # splitlines() sees; neither pattern can match across a line.
+    text = "\n".join(text.splitlines())
+    if "@" in text:
+        text = _EMAIL.sub(" ", text)
+    text = _CREDIT.sub(" ", text)
     kept: list[str] = []
-    for raw in lines:
+    for raw in text.split("\n"):
         line = _clean_line(raw, first=not kept)
         if line:
             kept.append(line)
-    return normalize(" ".join(kept))
+    joined = " ".join(kept)
+    # Removing a line's head can leave a combining mark first: normalise again only then.
+    if not unicodedata.is_normalized("NFKC", joined):
+        joined = unicodedata.normalize("NFKC", joined)
+    return " ".join(joined.split())
 
 
 def _clean_line(line: str, *, first: bool) -> str:
     """Strip a line's boilerplate; return "" when nothing of the story is left."""
-    line = _CREDIT.sub(" ", _EMAIL.sub(" ", line)).strip()
+    line = line.strip()
     if first:
         line = _BRACKET_BYLINE.sub("", _DATELINE.sub("", line)).strip()
     if not line or _SIGNOFF.match(line) or _PROMO_LINE.match(line):
         return ""
-    if _COPYRIGHT.search(line) and len(line) < 120:
+    if len(line) < 120 and _COPYRIGHT.search(line):
         return ""  # a short line that names copyright is the site's footer, not the story
     return line
 
@@ -314,17 +331,52 @@ _DIGIT_0, _DIGIT_9 = ord("0"), ord("9")
 U64Array = npt.NDArray[np.uint64]
 
 
-@dataclass(frozen=True, slots=True)
 class StoryFeatures:
-    """What grouping needs from one text, computed once."""
+    """What grouping needs from one text; each part is computed on first use, then kept.
 
-    shingles: U64Array  # sorted unique shingle hashes
-    sequence: U64Array  # shingle hashes in text order
+    Verifying a candidate usually stops at the shingle overlap, so the digit contexts (and,
+    for a candidate, the keys and fingerprint) are mostly never computed.
+    """
+
+    __slots__ = ("_codes", "_digits", "_fingerprint", "_keys", "sequence", "shingles")
+
+    def __init__(self, codes: U64Array) -> None:
+        self._codes = codes
+        self.sequence: U64Array = _ngram_hashes(codes, SHINGLE)  # shingle hashes in text order
+        self.shingles: U64Array = _sorted_unique(self.sequence)
+        self._keys: tuple[int, ...] | None = None
+        self._fingerprint: int | None = None
+        self._digits: _Digits | None = None
+
+    @property
+    def keys(self) -> tuple[int, ...]:
+        """Band keys, signed 64-bit."""
+        if self._keys is None:
+            self._keys = _band_keys(self.sequence)
+        return self._keys
+
+    @property
+    def fingerprint(self) -> int:
+        """64-bit SimHash, signed."""
+        if self._fingerprint is None:
+            self._fingerprint = _simhash(self.shingles)
+        return self._fingerprint
+
+    @property
+    def digits(self) -> _Digits:
+        """Where the digits are, for the figures check."""
+        if self._digits is None:
+            self._digits = _digits_of(self._codes)
+        return self._digits
+
+
+@dataclass(frozen=True, slots=True)
+class _Digits:
+    """The figures check's view of a text."""
+
     has_digit: npt.NDArray[np.bool_]  # per shingle in text order: holds a digit
     contexts: U64Array  # per position: hash of the CONTEXT characters from there, digits as 0
     context_set: U64Array  # sorted unique contexts
-    keys: tuple[int, ...]  # band keys, signed 64-bit
-    fingerprint: int  # 64-bit SimHash, signed
 
 
 def features(body: str, title: str = "") -> StoryFeatures:
@@ -336,20 +388,25 @@ def features_normalized(text: str, title: str = "") -> StoryFeatures:
     """features() of a body already passed through normalize_body(): normalise once, use twice."""
     if title:
         text = normalize(title) + " " + text
-    codes = _codes(text)
+    return StoryFeatures(_codes(text))
+
+
+def _digits_of(codes: U64Array) -> _Digits:
+    """Digit flags per shingle and digit-blind context hashes per position."""
     digits = (codes >= _DIGIT_0) & (codes <= _DIGIT_9)
-    raw = _ngram_hashes(codes, SHINGLE)
     contexts = _ngram_hashes(np.where(digits, _U64(_DIGIT_0), codes), CONTEXT)
-    shingles = np.unique(raw)
-    return StoryFeatures(
-        shingles=shingles,
-        sequence=raw,
-        has_digit=_windows_any(digits),
-        contexts=contexts,
-        context_set=np.unique(contexts),
-        keys=_band_keys(raw),
-        fingerprint=_simhash(shingles),
-    )
+    return _Digits(_windows_any(digits), contexts, _sorted_unique(contexts))
+
+
+def _sorted_unique(values: U64Array) -> U64Array:
+    """np.unique() without its overhead, for the short arrays one article gives."""
+    if len(values) < 2:
+        return values.copy()
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def _codes(text: str) -> U64Array:
@@ -365,9 +422,10 @@ def _ngram_hashes(codes: U64Array, n: int) -> U64Array:
     count = len(codes) - n + 1
     if count <= 0:
         return np.zeros(0, dtype=np.uint64)
-    h = np.zeros(count, dtype=np.uint64)
-    for j in range(n):
-        h = h * _ROLL + codes[j : j + count]  # uint64 arrays wrap: the hash is mod 2**64
+    h = codes[:count].copy()
+    for j in range(1, n):
+        h *= _ROLL
+        h += codes[j : j + count]  # uint64 arrays wrap: the hash is mod 2**64
     return _mix(h)
 
 
@@ -376,19 +434,20 @@ def _windows_any(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     count = len(flags) - SHINGLE + 1
     if count <= 0:
         return np.zeros(0, dtype=bool)
-    out = np.zeros(count, dtype=bool)
-    for j in range(SHINGLE):
+    out = flags[:count].copy()
+    for j in range(1, SHINGLE):
         out |= flags[j : j + count]
     return out
 
 
 def _mix(x: U64Array) -> U64Array:
-    """SplitMix64 finaliser: spreads polynomial hashes over all 64 bits."""
-    x = x ^ (x >> _U64(30))
-    x = x * _U64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> _U64(27))
-    x = x * _U64(0x94D049BB133111EB)
-    return x ^ (x >> _U64(31))
+    """SplitMix64 finaliser: spreads polynomial hashes over all 64 bits (in place)."""
+    x ^= x >> _U64(30)
+    x *= _U64(0xBF58476D1CE4E5B9)
+    x ^= x >> _U64(27)
+    x *= _U64(0x94D049BB133111EB)
+    x ^= x >> _U64(31)
+    return x
 
 
 def _band_keys(raw: U64Array) -> tuple[int, ...]:
@@ -399,12 +458,17 @@ def _band_keys(raw: U64Array) -> tuple[int, ...]:
         anchors = raw[[int(np.argmin(raw))]]
     else:
         windows = np.lib.stride_tricks.sliding_window_view(raw, WINDOW)
-        positions = np.unique(np.arange(len(windows)) + windows.argmin(axis=1))
-        anchors = raw[positions]
+        # A window's minimum never lies left of the previous window's: positions only grow,
+        # so dropping repeats leaves each anchor once, in text order.
+        positions = np.arange(len(windows)) + windows.argmin(axis=1)
+        new = np.empty(len(positions), dtype=bool)
+        new[0] = True
+        np.not_equal(positions[1:], positions[:-1], out=new[1:])
+        anchors = raw[positions[new]]
     # A pair of neighbouring anchors needs a longer shared run than one anchor, so stock
     # phrases that every article repeats rarely make a key.
     pairs = _mix(anchors[:-1] * _PAIR + anchors[1:]) if len(anchors) > 1 else anchors
-    smallest = np.unique(pairs)[:KEYS]
+    smallest = _sorted_unique(pairs)[:KEYS]
     return tuple(int(k) for k in smallest.view(np.int64))
 
 
@@ -412,10 +476,10 @@ def _simhash(shingles: U64Array) -> int:
     """64-bit SimHash of a shingle set, as a signed int (fits SQLite INTEGER)."""
     if len(shingles) == 0:
         return 0
-    bits = (shingles[:, None] >> np.arange(64, dtype=np.uint64)) & _U64(1)
-    ones = bits.sum(axis=0)
-    set_bits = np.flatnonzero(ones * 2 > len(shingles))
-    value = sum(1 << int(b) for b in set_bits)
+    # One byte per bit, not a uint64 per bit: row i holds the 64 bits of hash i, lowest first.
+    bits = np.unpackbits(shingles.astype("<u8").view(np.uint8), bitorder="little").reshape(-1, 64)
+    majority = bits.sum(axis=0, dtype=np.uint32) * 2 > len(shingles)
+    value = int(np.packbits(majority, bitorder="little").view("<u8")[0])
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
@@ -448,7 +512,8 @@ def similar(a: StoryFeatures, b: StoryFeatures) -> bool:
 
 def _conflict(a: StoryFeatures, b: StoryFeatures) -> float:
     """Share of a's digit-bearing shingles that b holds only with other digits."""
-    positions = np.flatnonzero(a.has_digit)
+    ad, bd = a.digits, b.digits
+    positions = np.flatnonzero(ad.has_digit)
     if len(positions) == 0:
         return 0.0
     # Next quarter's notice, tomorrow's weather: the same sentences with new dates and
@@ -457,12 +522,12 @@ def _conflict(a: StoryFeatures, b: StoryFeatures) -> float:
     # while the shingle itself does not; a shingle that merely spans an edit has no such
     # context in b.
     starts = positions - _REACH
-    inside = (starts >= 0) & (starts < len(a.contexts))
+    inside = (starts >= 0) & (starts < len(ad.contexts))
     positions, starts = positions[inside], starts[inside]
-    refilled = np.isin(a.contexts[starts], b.context_set) & ~np.isin(
+    refilled = np.isin(ad.contexts[starts], bd.context_set) & ~np.isin(
         a.sequence[positions], b.shingles
     )
-    return float(refilled.sum()) / int(a.has_digit.sum())
+    return float(refilled.sum()) / int(ad.has_digit.sum())
 
 
 def same_story(a: str, b: str) -> bool:

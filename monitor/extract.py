@@ -47,14 +47,16 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 def extract_article(html: bytes | str, url: str, content_type: str | None = None) -> Article:
     """Extract one article from a page; raise ExtractError when it holds no story text."""
-    tree = LexborHTMLParser(decode_page(html, content_type) if isinstance(html, bytes) else html)
-    meta = read_meta(tree)
-    ld = read_json_ld(tree)
-    state = read_json_state(tree)
+    source = decode_page(html, content_type) if isinstance(html, bytes) else html
+    tree = LexborHTMLParser(source)
+    marks = find_landmarks(tree)
+    meta = read_meta(marks.metas)
+    ld = read_json_ld(marks.ld_scripts)
+    state = read_json_state(tree, source, bool(marks.foreign))
     lang = find_lang(tree, meta, ld)
-    title = find_title(tree, meta, ld, state)
-    page = linearize(tree)
-    korean = is_korean(lang, title or "") or (not lang and page.hangul)
+    title = find_title(tree, meta, ld, state, marks.headings)
+    page = linearize(tree, marks.images)
+    korean = is_korean(lang, title or "") or (not lang and has_hangul(page))
     selection, container = find_story(page)
     local_tz: tzinfo = SEOUL if korean else UTC
     window = date_window(page, container, title)
@@ -73,7 +75,7 @@ def extract_article(html: bytes | str, url: str, content_type: str | None = None
         body="\n".join(body_lines),
         published_at=published,
         author=author,
-        canonical_url=find_canonical(tree, meta, url),
+        canonical_url=find_canonical(marks.canonicals, meta, url),
         modified_at=modified,
         lang=lang or ("ko" if korean else None),
         description=find_description(meta, ld),
@@ -119,10 +121,47 @@ def is_korean(lang: str | None, sample: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def read_meta(tree: LexborHTMLParser) -> dict[str, str]:
+@dataclass(slots=True)
+class Landmarks:
+    """The elements several stages read, each list in document order."""
+
+    metas: list[LexborNode] = field(default_factory=list)
+    ld_scripts: list[LexborNode] = field(default_factory=list)  # JSON-LD blocks
+    canonicals: list[LexborNode] = field(default_factory=list)  # <link rel=canonical>
+    headings: list[LexborNode] = field(default_factory=list)  # <h1>
+    images: list[LexborNode] = field(default_factory=list)  # <img> inside <body>
+    foreign: list[LexborNode] = field(default_factory=list)  # <svg> and <math> roots
+
+
+# Every selector query walks the whole document, whatever it asks for, so the elements of
+# several stages are found in one query. Each part names one tag, so a match's tag tells
+# which part it answers.
+_LANDMARKS = (
+    'meta, script[type="application/ld+json"], link[rel="canonical"], h1, body img, svg, math'
+)
+
+
+def find_landmarks(tree: LexborHTMLParser) -> Landmarks:
+    """The <meta>, JSON-LD, canonical link, <h1>, image, <svg> and <math> elements."""
+    found = Landmarks()
+    groups = {
+        _TAG_IDS["meta"]: found.metas,
+        _TAG_IDS["script"]: found.ld_scripts,
+        _TAG_IDS["link"]: found.canonicals,
+        _TAG_IDS["h1"]: found.headings,
+        _TAG_IDS["img"]: found.images,
+        _TAG_IDS["svg"]: found.foreign,
+        _TAG_IDS["math"]: found.foreign,
+    }
+    for node in tree.css(_LANDMARKS):
+        groups[node.tag_id].append(node)
+    return found
+
+
+def read_meta(metas: list[LexborNode]) -> dict[str, str]:
     """Collect <meta> values keyed by lower-cased property/name/itemprop; first one wins."""
     found: dict[str, str] = {}
-    for node in tree.css("meta"):
+    for node in metas:
         attrs = node.attributes
         content = attrs.get("content")
         if content is None:
@@ -238,10 +277,10 @@ def _salvage_ld(ld: LinkedData, text: str) -> None:
         ld.authors = [author.group(1)]
 
 
-def read_json_ld(tree: LexborHTMLParser) -> LinkedData:
+def read_json_ld(scripts: list[LexborNode]) -> LinkedData:
     """Read the article object out of every <script type=application/ld+json> block."""
     ld = LinkedData()
-    for script in tree.css('script[type="application/ld+json"]'):
+    for script in scripts:
         text = script.text(deep=True)
         data = _loads_lenient(text)
         if data is None:
@@ -299,14 +338,21 @@ class JsonState:
     authors: list[str] = field(default_factory=list)
 
 
-_STATE_MARKERS = ("Fusion.globalContent=", "Fusion.globalContent =")
+_STATE_NAME = "Fusion.globalContent"
+_STATE_MARKERS = (f"{_STATE_NAME}=", f"{_STATE_NAME} =")
 _TAG = re.compile(r"<[^>]+>")
 
 
-def read_json_state(tree: LexborHTMLParser) -> JsonState:
+def read_json_state(tree: LexborHTMLParser, source: str | bytes, foreign: bool) -> JsonState:
     """Read the article out of inline JSON state, where some CMSs keep the only copy."""
     state = JsonState()
-    if not tree.scripts_contain("Fusion.globalContent"):
+    # A script holds its source text verbatim, so a page whose source lacks the marker has it
+    # in no script, and reading every script's text (often most of a page) is saved. Scripts
+    # inside <svg> or <math> are parsed as markup, so pages with those are always read.
+    in_source = (
+        _STATE_NAME.encode() in source if isinstance(source, bytes) else _STATE_NAME in source
+    )
+    if not (in_source or foreign) or not tree.scripts_contain(_STATE_NAME):
         return state
     for script in tree.css("script"):
         if script.attributes.get("src"):
@@ -377,9 +423,9 @@ def find_lang(tree: LexborHTMLParser, meta: dict[str, str], ld: LinkedData) -> s
     return lang.strip().replace("_", "-").split(",")[0].lower() or None
 
 
-def find_canonical(tree: LexborHTMLParser, meta: dict[str, str], url: str) -> str | None:
+def find_canonical(links: list[LexborNode], meta: dict[str, str], url: str) -> str | None:
     """The URL the page declares for itself (<link rel=canonical>, og:url), made absolute."""
-    for node in tree.css('link[rel="canonical"]'):
+    for node in links:
         href = (node.attributes.get("href") or "").strip()
         if href:
             return urljoin(url, href)
@@ -405,13 +451,17 @@ _TITLE_SEP = re.compile(r"\s+[-|–—:·»]\s+|\s*\|\s*|\s+::\s+|\s+-{2}\s+")
 
 
 def find_title(
-    tree: LexborHTMLParser, meta: dict[str, str], ld: LinkedData, state: JsonState
+    tree: LexborHTMLParser,
+    meta: dict[str, str],
+    ld: LinkedData,
+    state: JsonState,
+    h1s: list[LexborNode],
 ) -> str | None:
     """The headline without a site-name suffix, by agreement between its several copies."""
     site = meta.get("og:site_name") or ""
     tag = tree.css_first("title")
     title_tag = squash(tag.text()) if tag is not None else ""
-    headings = [squash(h.text()) for h in tree.css("h1")[:4]]
+    headings = [squash(h.text()) for h in h1s[:4]]
     headings = [h for h in headings if h]
     candidates = [
         meta.get("og:title"),
@@ -582,8 +632,8 @@ class Block:
 class Span:
     """An element's reach over the block list: blocks[first:last] are its text."""
 
-    node: LexborNode
     tag: str
+    cls: str | None  # the class attribute
     parent: int  # index of the enclosing span, -1 for <body>
     first: int
     last: int
@@ -600,7 +650,6 @@ class Page:
 
     blocks: list[Block]
     spans: list[Span]
-    hangul: bool
     known: list[int] = field(default_factory=list)  # spans of known story layouts
 
 
@@ -631,17 +680,9 @@ _KNOWN_CLASSES = frozenset(
 _DAUM_VIEW = "article_view"  # Daum keeps the story in the <section> of div.article_view
 
 
-def _is_known_body(tag: str, attrs: dict[str, str | None], parent: Span | None) -> bool:
-    """Whether an element is the story box of a layout we know."""
-    if attrs.get("id") in _KNOWN_IDS or attrs.get("itemprop") == "articleBody":
-        return True
-    cls = attrs.get("class")
-    if cls and not _KNOWN_CLASSES.isdisjoint(cls.split()):
-        return True
-    if tag == "section" and parent is not None:
-        up = parent.node.attributes.get("class")
-        return up is not None and _DAUM_VIEW in up.split()
-    return False
+def _is_daum_view(span: Span) -> bool:
+    """Whether an element is Daum's story wrapper, whose <section> holds the story."""
+    return span.cls is not None and _DAUM_VIEW in span.cls.split()
 
 
 _FURNITURE_ROLES = frozenset(
@@ -662,10 +703,10 @@ def _is_hidden(attrs: dict[str, str | None]) -> bool:
 
 
 @lru_cache(maxsize=1 << 16)
-def _marks_verdict(cls: str | None, ident: str | None) -> tuple[bool, bool]:
-    """(furniture, body) verdicts for an element's class and id; pages repeat them, so cached."""
+def _marks_verdict(cls: str | None, ident: str | None) -> tuple[bool, bool, bool]:
+    """(furniture, body, known story box) verdicts for a class and id; pages repeat them."""
     if not cls and not ident:
-        return False, False
+        return False, False, False
     marks = f"{cls or ''} {ident or ''}".lower()
     # Most class strings name no furniture part at all: rule them out with set and substring
     # tests before looking at each token.
@@ -683,21 +724,40 @@ def _marks_verdict(cls: str | None, ident: str | None) -> tuple[bool, bool]:
         or "dic" in compact
         or "newsct" in compact
     ) and any(word in compact for word in _BODY_MARKS)
-    return furniture, body
+    known = ident in _KNOWN_IDS or bool(cls and not _KNOWN_CLASSES.isdisjoint(cls.split()))
+    return furniture, body, known
+
+
+def _element_marks(
+    tag: str, attrs: dict[str, str | None], cls: str | None
+) -> tuple[bool, bool, bool]:
+    """(furniture, body, known story box) verdicts for an element with attributes."""
+    ident = attrs.get("id")
+    marked, body, known = _marks_verdict(cls, ident)
+    hiding = False
+    if len(attrs) > (cls is not None) + (ident is not None):
+        # Attributes besides class and id that mark the element.
+        if attrs.get("itemprop") == "articleBody":
+            body = known = True
+        hiding = (
+            "style" in attrs or "role" in attrs or "aria-hidden" in attrs or "hidden" in attrs
+        ) and _is_hidden(attrs)
+    # "l-sidebar-fixed l-article-body": a body word outweighs a layout word.
+    return tag in _FURNITURE_TAGS or ((marked or hiding) and not body), body, known
 
 
 _BOX_STOPS = frozenset({"p", "body", "article", "main", "td", "html"})
 
 
-def media_boxes(tree: LexborHTMLParser) -> set[int]:
+def media_boxes(images: list[LexborNode]) -> set[int]:
     """Elements that hold an image and only a caption's worth of text (photo boxes)."""
     boxes: set[int] = set()
     sizes: dict[int, int] = {}  # text length per element; images in a gallery share ancestors
-    for img in tree.css("body img"):
+    for img in images:
         node = img.parent
         top = 0
         for _ in range(4):
-            if node is None or node.tag in _BOX_STOPS:
+            if node is None or node.tag_id in _BOX_STOP_IDS:
                 break
             key = node.mem_id
             size = sizes.get(key)
@@ -712,159 +772,196 @@ def media_boxes(tree: LexborHTMLParser) -> set[int]:
     return boxes
 
 
-def _subtree_end(node: LexborNode) -> int:
-    """mem_id of the first node after `node`'s subtree that the walk visits (0: none)."""
-    while node is not None:
-        after = node.next
-        while after is not None and after.is_empty_text_node:
-            after = after.next  # the walk skips whitespace-only text
-        if after is not None:
-            return after.mem_id
-        parent = node.parent
-        if parent is None:
-            return 0
-        node = parent
-    return 0
+# What the walk does with a node, by its tag; the common kinds first, the rare ones past _BLOCK.
+_TEXT, _ANCHOR, _INLINE, _VOID, _BLOCK, _BREAK, _SKIPPED, _UNREAD, _FOOTER, _IGNORED = range(10)
 
 
-_SKIP, _LINK = -2, -1
+def _tag_kind(tag: str | None) -> int:
+    """What the walk does with a node of this tag name."""
+    if tag == "-text":
+        return _TEXT
+    if tag is None or tag[0] in "-_!":
+        return _IGNORED  # comments, doctypes and other non-elements
+    if tag in _UNREAD_TAGS:
+        return _UNREAD
+    if tag == "footer":
+        return _FOOTER
+    if tag in _SKIP_TAGS:
+        return _SKIPPED
+    if tag == "br":
+        return _BREAK
+    if tag in _BLOCK_TAGS:
+        return _BLOCK
+    if tag == "a":
+        return _ANCHOR
+    # Void elements never have children, so the walk need not look inside them.
+    return _VOID if tag in _VOID_TAGS else _INLINE
 
 
-def linearize(tree: LexborHTMLParser) -> Page:
+_VOID_TAGS = frozenset({"img", "wbr", "area", "base", "col", "keygen", "track", "param"})
+# Common inline tags, listed so the walk knows them by id; any other tag is read by name.
+# fmt: off
+_INLINE_TAGS = (
+    "span", "b", "strong", "i", "em", "u", "s", "small", "big", "font", "sup", "sub", "time",
+    "abbr", "cite", "code", "mark", "q", "strike", "ins", "del", "kbd", "samp", "var", "dfn",
+    "bdi", "bdo", "ruby", "rt", "rp", "data", "output", "nobr", "tt", "colgroup", "dir",
+    "marquee", "blink", "image", "slot",
+)
+# fmt: on
+
+
+def _tag_ids() -> dict[str, int]:
+    """Lexbor's id for each HTML tag the extractor knows by name, and for text nodes."""
+    # Reading a node's tag id costs half of reading its name, which is decoded anew each time.
+    # Only HTML's own tags have fixed ids; others (custom elements) are read by name.
+    probe = LexborHTMLParser("<p>x</p>")
+    ids: dict[str, int] = {}
+    names = _BLOCK_TAGS | _SKIP_TAGS | _VOID_TAGS | {"br", "a", *_INLINE_TAGS}
+    for name in sorted(names):
+        node = probe.create_node(name)
+        if node.tag == name:
+            ids[name] = node.tag_id
+    para = probe.css_first("p")
+    if para is not None and para.first_child is not None:
+        ids["-text"] = para.first_child.tag_id
+    return ids
+
+
+_TAG_IDS = _tag_ids()
+_BOX_STOP_IDS = frozenset(_TAG_IDS[tag] for tag in _BOX_STOPS)
+_TAGS = {tag_id: (_tag_kind(name), name) for name, tag_id in _TAG_IDS.items()}
+# What leaving an open element means, when it is no span (a span's is its index, >= 0).
+_LINK_END, _PLAIN_END = -1, -2
+
+
+def linearize(tree: LexborHTMLParser, images: list[LexborNode]) -> Page:
     """Walk the <body> once into text blocks, recording which elements hold which blocks."""
-    # lexbor's C traversal yields nodes in document order without closing events, so each
-    # element we track remembers the node that follows its subtree; meeting that node closes it.
-    # Whitespace-only text nodes (a third of most pages) are skipped in C; the one place they
-    # matter, between two inline elements ("<b>Jane</b> <i>Doe</i>"), is checked per element.
+    # Depth first, one child iterator per open element, so leaving an element is the end of
+    # its iterator and skipped subtrees are never entered. Whitespace-only text nodes (a
+    # third of most pages) are skipped in C; the one place they matter, between two inline
+    # elements ("<b>Jane</b> <i>Doe</i>"), is checked per element.
     blocks: list[Block] = []
     spans: list[Span] = []
     root = tree.body
     if root is None:
-        return Page(blocks, spans, hangul=False)
-    boxes = media_boxes(tree)
+        return Page(blocks, spans)
+    boxes = media_boxes(images)
     buf: list[str] = []
     links = 0
-    # Open block elements, innermost last: (tag, depth, inside furniture, span index).
-    open_tags: list[tuple[str, int, bool, int]] = [("body", 0, False, -1)]
-    ends: list[int] = []  # per tracked open element: mem_id of the node that closes it
-    kinds: list[int] = []  # per tracked open element: span index, _LINK or _SKIP
-    known: list[int] = []
-    has_text = False  # whether `buf` holds more than whitespace
     lead_link = False  # whether the first text of `buf` sits in a link
+    # Open block elements, innermost last: (tag, depth, inside furniture, span index, inside
+    # an <article> or <main>).
+    open_tags: list[tuple[str, int, bool, int, bool]] = [("body", 0, False, -1, False)]
+    known: list[int] = []
 
     def flush() -> None:
-        nonlocal links, has_text, lead_link
-        if has_text:
-            text = squash("".join(buf))
-            tag, _depth, buried, index = open_tags[-1]
-            heading = tag in _HEADINGS
-            n = len(text)
-            teaser = lead_link and links * 7 > n
-            block = Block(text, min(links, n), index, heading, buried, teaser)
-            block.good = _good(block)
-            blocks.append(block)
+        nonlocal links
+        text = "".join(buf)
+        # Squashed as squash() does, which most lines (one clean text node) need not be.
+        if not text.isprintable() or "  " in text or text.startswith(" ") or text.endswith(" "):
+            text = " ".join(text.split())
+        tag, _depth, buried, index, _story = open_tags[-1]
+        n = len(text)
+        teaser = lead_link and links * 7 > n
+        shown = links if links < n else n
+        blocks.append(
+            Block(text, shown, index, tag in _HEADINGS, buried, teaser, _good(text, shown, teaser))
+        )
         buf.clear()
         links = 0
-        has_text = False
 
     in_link = 0
-    skipping = 0
-    nodes = root.traverse(include_text=True, skip_empty=True)
-    next(nodes)  # <body> itself
-    for node in nodes:
-        mem_id = node.mem_id
-        while ends and ends[-1] == mem_id:
-            ends.pop()
-            kind = kinds.pop()
-            if kind == _SKIP:
-                skipping -= 1
-            elif kind == _LINK:
-                in_link -= 1
+    walks = [root.iter(include_text=True, skip_empty=True)]
+    leaving = [_PLAIN_END]
+    table = _TAGS
+    while walks:
+        for node in walks[-1]:
+            entry = table.get(node.tag_id)
+            if entry is None:
+                name = node.tag
+                kind = _tag_kind(name)
+                tag = name or ""
             else:
+                kind, tag = entry
+            if kind == _TEXT:
+                value = node.text_content
+                if value:
+                    if not buf:
+                        lead_link = in_link > 0
+                    buf.append(value)
+                    if in_link:
+                        links += len(value.strip())
+                continue
+            if kind > _BLOCK:
+                if kind == _FOOTER and open_tags[-1][4]:
+                    kind = _BLOCK  # an article's own footer, which may carry its byline and dates
+                elif kind in (_IGNORED, _SKIPPED):
+                    continue
+                else:  # a line break, or a menu, side box or site footer read as one
+                    if buf:
+                        flush()
+                    continue
+            if kind == _BLOCK or (boxes and node.mem_id in boxes):
                 if buf:
                     flush()
-                spans[kind].last = len(blocks)
-                open_tags.pop()
-        if skipping:
-            continue
-        tag = node.tag
-        if tag == "-text":
-            value = node.text_content
-            if value:
-                if not has_text:
-                    lead_link = in_link > 0
-                buf.append(value)
-                has_text = True
-                if in_link:
-                    links += len(value.strip())
-            continue
-        if tag is None or tag[0] in "-_!":
-            continue
-        unread = tag in _UNREAD_TAGS or (
-            # The site's footer, not an article's own (which may carry its byline and dates).
-            tag == "footer" and all(t[0] not in {"article", "main"} for t in open_tags)
-        )
-        if unread or tag in _SKIP_TAGS:
-            if unread and buf:
-                flush()
-            skipping += 1
-            ends.append(_subtree_end(node))
-            kinds.append(_SKIP)
-            continue
-        if tag == "br":
-            if buf:
-                flush()
-            continue
-        if tag in _BLOCK_TAGS or mem_id in boxes:
-            if buf:
-                flush()
-            attrs = node.attributes
-            if attrs:
-                marked, bodyish = _marks_verdict(attrs.get("class"), attrs.get("id"))
-                bodyish = bodyish or attrs.get("itemprop") == "articleBody"
-                # "l-sidebar-fixed l-article-body": a body word outweighs a layout word.
-                hiding = (
-                    "style" in attrs
-                    or "role" in attrs
-                    or "aria-hidden" in attrs
-                    or "hidden" in attrs
-                ) and _is_hidden(attrs)
-                furniture = tag in _FURNITURE_TAGS or ((marked or hiding) and not bodyish)
-            else:
-                bodyish = False
-                furniture = tag in _FURNITURE_TAGS
-            furniture = furniture or mem_id in boxes
-            _up, parent_depth, buried, parent = open_tags[-1]
-            depth = parent_depth + 1
-            index = len(spans)
-            first = len(blocks)
-            spans.append(
-                Span(node, tag, parent, first, first, depth, furniture, buried, bodyish, index)
-            )
-            if attrs and _is_known_body(tag, attrs, spans[parent] if parent >= 0 else None):
-                known.append(index)
-            open_tags.append((tag, depth, buried or furniture, index))
-            ends.append(_subtree_end(node))
-            kinds.append(index)
-        else:
+                attrs = node.attributes
+                cls = attrs.get("class") if attrs else None
+                furniture, bodyish, story_box = (
+                    _element_marks(tag, attrs, cls)
+                    if attrs
+                    else (tag in _FURNITURE_TAGS, False, False)
+                )
+                furniture = furniture or (bool(boxes) and node.mem_id in boxes)
+                _up, parent_depth, buried, parent, story = open_tags[-1]
+                depth = parent_depth + 1
+                index = len(spans)
+                first = len(blocks)
+                spans.append(
+                    Span(tag, cls, parent, first, first, depth, furniture, buried, bodyish, index)
+                )
+                if attrs and (
+                    story_box or (tag == "section" and parent >= 0 and _is_daum_view(spans[parent]))
+                ):
+                    known.append(index)
+                story = story or tag == "article" or tag == "main"
+                open_tags.append((tag, depth, buried or furniture, index, story))
+                walks.append(node.iter(include_text=True, skip_empty=True))
+                leaving.append(index)
+                break
             if buf:
                 before = node.prev
                 if before is not None and before.is_empty_text_node:
                     buf.append(" ")
-            if tag == "a":
+            if kind == _ANCHOR:
                 in_link += 1
-                ends.append(_subtree_end(node))
-                kinds.append(_LINK)
+                walks.append(node.iter(include_text=True, skip_empty=True))
+                leaving.append(_LINK_END)
+                break
+            if kind != _VOID:
+                walks.append(node.iter(include_text=True, skip_empty=True))
+                leaving.append(_PLAIN_END)
+                break
+        else:  # the element's children are all read: leave it
+            walks.pop()
+            end = leaving.pop()
+            if end >= 0:
+                if buf:
+                    flush()
+                spans[end].last = len(blocks)
+                open_tags.pop()
+            elif end == _LINK_END:
+                in_link -= 1
     if buf:
         flush()
-    while kinds:
-        kind = kinds.pop()
-        if kind >= 0:
-            spans[kind].last = len(blocks)
-    hangul = any(_HANGUL.search(b.text) for b in blocks[:: max(1, len(blocks) // 50)])
-    page = Page(blocks, spans, hangul, known)
+    page = Page(blocks, spans, known)
     _overrule_marks(page)
     return page
+
+
+def has_hangul(page: Page) -> bool:
+    """Whether the page is written in Hangul, judged by a sample of its lines."""
+    sample = page.blocks[:: max(1, len(page.blocks) // 50)]
+    return any(not b.text.isascii() and _HANGUL.search(b.text) for b in sample)
 
 
 def _overrule_marks(page: Page) -> None:
@@ -891,7 +988,7 @@ def _overrule_marks(page: Page) -> None:
 # Body
 # ---------------------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?。…\"'”’)\]다요죠까음함임]\s*$")
+_SENTENCE_ENDS = frozenset(".!?。…\"'”’)]다요죠까음함임")
 _COPYRIGHT = re.compile(
     r"ⓒ|©|(?-i:\([cC]\)\s*[A-Z0-9가-힣])|copyright|저작권자|무단\s*전재|무단전재|재배포\s*금지|재배포금지|"
     r"all rights reserved|AI\s*학습\s*(?:및\s*)?활용\s*금지",
@@ -924,14 +1021,62 @@ _ALWAYS_DROP = re.compile(
     re.I,
 )
 
+# Cheap pre-tests for the three patterns above, which would otherwise run on every line of a
+# story: a line without any fragment that a pattern's matches all contain cannot match it.
+# `low` is the line lower-cased; the fragments avoid "i", "k" and "s", which re.I also
+# matches to non-ASCII letters ("ı", "K", "ſ").
 
-def _good(block: Block) -> int:
+
+def _may_drop(text: str) -> bool:
+    """Whether a line could match _ALWAYS_DROP."""
+    return (
+        "브라우저" in text
+        or "본문배너" in text
+        or "광고" in text
+        or "재생" in text
+        or len(text.strip().rstrip(".")) <= 13  # "Advertisement", "Sponsored", "Loading..."
+    )
+
+
+def _may_be_copyright(text: str, low: str) -> bool:
+    """Whether a line could match _COPYRIGHT."""
+    return (
+        "©" in text
+        or "ⓒ" in low
+        or "(c)" in low
+        or "copyr" in low
+        or "all r" in low
+        or "저작권자" in text
+        or "무단" in text
+        or "재배포" in text
+        or "학습" in text
+    )
+
+
+def _may_be_caption(text: str, low: str) -> bool:
+    """Whether a line could match _CAPTION."""
+    return (
+        low.rstrip().endswith((")", "]", "연합뉴스", "뉴스1", "뉴시스", "db"))
+        or "사진" in text
+        or "photo" in low
+        or "mage" in low
+        or "cture" in low
+    )
+
+
+def _ends_sentence(text: str) -> bool:
+    """Whether a line ends as sentences do (a stop, a closing quote, a Korean verb ending)."""
+    end = text.rstrip()
+    return bool(end) and end[-1] in _SENTENCE_ENDS
+
+
+def _good(text: str, links: int, teaser: bool) -> int:
     """Prose weight of a block: its length when it reads like prose, else 0."""
-    n = len(block.text)
-    if block.links * 3 > n or block.teaser:
+    n = len(text)
+    if links * 3 > n or teaser:
         return 0
-    if n >= 40 or (n >= 15 and _SENTENCE_END.search(block.text)):
-        return n - block.links
+    if n >= 40 or (n >= 15 and _ends_sentence(text)):
+        return n - links
     return 0
 
 
@@ -971,10 +1116,10 @@ def choose_container(page: Page) -> Span | None:
     fallback: Span | None = None  # the best ignoring furniture marks
     fallback_score = 0.0
     for span in page.spans:
-        if span.last <= span.first:
-            continue
-        lift = 1.15 if span.bodyish else 1.0
         first, last = span.first, span.last
+        if good_all[last] == good_all[first]:
+            continue  # no prose: it scores nothing, so it can be neither choice
+        lift = 1.15 if span.bodyish else 1.0
         score = lift * (good_all[last] - good_all[first] - (bad_all[last] - bad_all[first]))
         # Ties go to the deeper element: it carries the same text with less around it.
         if score > fallback_score or (
@@ -1068,7 +1213,7 @@ def choose_by_paragraphs(page: Page) -> list[Span]:
 
 def _signature(span: Span) -> tuple[str, str]:
     """An element's tag and class: what repeats when a story is split into several boxes."""
-    return span.tag, span.node.attributes.get("class") or ""
+    return span.tag, span.cls or ""
 
 
 def _paragraph_home(page: Page, block: Block) -> int:
@@ -1184,7 +1329,7 @@ def body_from_dom(page: Page, selection: list[Span], title: str | None) -> list[
             line = _story_line(block, norm_title)
             if line:
                 lines.append(line)
-                label = len(line) <= 40 and not _SENTENCE_END.search(line)
+                label = len(line) <= 40 and not _ends_sentence(line)
     return lines
 
 
@@ -1192,11 +1337,15 @@ def _story_line(block: Block, norm_title: str) -> str | None:
     """A block's text when it reads as part of the story, else None."""
     text = block.text
     n = len(text)
-    if norm_title and text.lower() == norm_title:
+    low = text.lower()
+    if norm_title and low == norm_title:
         return None
-    if _ALWAYS_DROP.search(text):
+    if _may_drop(text) and _ALWAYS_DROP.search(text):
         return None
-    if n < 200 and (_COPYRIGHT.search(text) or _CAPTION.search(text)):
+    if n < 200 and (
+        (_may_be_copyright(text, low) and _COPYRIGHT.search(text))
+        or (_may_be_caption(text, low) and _CAPTION.search(text))
+    ):
         return None
     if n < 80 and _DATELINE.match(text):
         return None
@@ -1271,6 +1420,7 @@ _DATE = re.compile(
     r"(?:\s*[:분]\s*(?P<S>\d{2})(?:\.\d+)?)?\s*(?:초)?\s*(?P<ampm2>AM|PM|am|pm)?"
     r"\s*(?P<tz>Z|UTC|GMT|KST|[+-]\d{2}:?\d{2})?)?"
 )
+_YEAR = re.compile(r"(?:19|20)\d{2}")  # in every _DATE and _EN_DATE match
 _COMPACT = re.compile(r"^((?:19|20)\d{2})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
 
 _PUBLISHED_LABEL = re.compile(
@@ -1333,7 +1483,7 @@ _ZONES = {
 
 def find_english_date(text: str, local_tz: tzinfo) -> datetime | None:
     """The first English-style date ("Nov. 19, 2019, 9:02 AM EST") inside a piece of text."""
-    m = _EN_DATE.search(text)
+    m = _EN_DATE.search(text) if _YEAR.search(text) else None
     if not m:
         return None
     g = m.groups()
@@ -1515,7 +1665,8 @@ def visible_dates(window: list[Block], local_tz: tzinfo) -> SeenDates:
     seen = SeenDates()
     for block in window:
         text = block.text
-        if len(text) > 200 or not any(c.isdigit() for c in text):
+        # Every date form spells out a year: lines without one (most) cannot hold a date.
+        if len(text) > 200 or not _YEAR.search(text):
             continue
         if seen.published is None:
             for label in _PUBLISHED_LABEL.finditer(text):

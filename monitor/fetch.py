@@ -5,7 +5,8 @@ addresses (and the connection goes only to an address that was checked, so a DNS
 changes in between cannot lead us to a private host), robots.txt, then the host's turn (its
 concurrency, its delay since the last request, and any pause it asked for with 429/503).
 Bodies are streamed and decompressed here under a cap, so neither a 200 MB body nor a gzip
-bomb is ever held in memory.
+bomb is ever held in memory. The client is aiohttp: it costs a fraction of httpx's CPU per
+request, and fetching is a large share of each article's CPU.
 """
 
 from __future__ import annotations
@@ -16,18 +17,22 @@ import email.utils
 import hashlib
 import ipaddress
 import logging
+import re
 import socket
+import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol
 from urllib.parse import urljoin
 
-import httpcore
+import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from monitor.config import FetchSettings
 from monitor.errors import (
@@ -59,13 +64,17 @@ TRIP_AFTER = 3  # network errors in a row that pause a host...
 TRIP_FOR = 120.0  # ...for this long, so a dead host does not eat a whole run in timeouts
 MAX_CRAWL_DELAY = 60.0  # a robots.txt Crawl-delay is honoured up to this
 _KEEP = 2000  # hosts' addresses and robots.txt kept before expired ones are dropped
-# What a transport error means, for the ones httpx raises without a message.
+KEEPALIVE = 5.0  # seconds an idle connection is kept for the next request to its host
+# What an aiohttp error means, for the ones whose own message says little.
 _SAY = {
-    "ReadError": "the connection was reset or closed mid-answer",
-    "WriteError": "the connection was closed while sending",
-    "ConnectError": "cannot connect",
-    "RemoteProtocolError": "the server broke the HTTP protocol",
+    "ServerDisconnectedError": "the server closed the connection before answering",
+    "ClientPayloadError": "the connection was reset or closed mid-answer",
+    "ClientConnectorDNSError": "cannot resolve the host",
+    "ClientResponseError": "the server broke the HTTP protocol",
 }
+# A URL made only of these is sent byte for byte as the page wrote it, so the server sees the
+# escapes it chose; any other character (or a non-ASCII host) is encoded first.
+_NOT_AS_IS = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%\\^|]")
 
 
 def is_public_address(address: str) -> bool:
@@ -122,7 +131,7 @@ class ResponseCache(Protocol):
 
 
 class _Refused(Exception):
-    """Raised inside the network backend; the fetcher turns it into BlockedURLError."""
+    """Raised inside the connector's resolver; the fetcher turns it into BlockedURLError."""
 
     def __init__(self, host: str, address: str) -> None:
         self.host = host
@@ -152,81 +161,38 @@ class _Addresses:
         return addresses
 
 
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to addresses it has itself resolved and checked (no second lookup)."""
+class _PinnedResolver(AbstractResolver):
+    """The connector's only resolver: checked addresses from `_Addresses`, nothing else."""
 
-    def __init__(
-        self,
-        addresses: _Addresses,
-        allow_private: bool,
-        inner: httpcore.AsyncNetworkBackend | None = None,
-    ) -> None:
+    def __init__(self, addresses: _Addresses, allow_private: bool) -> None:
         self._addresses = addresses
         self._allow_private = allow_private
-        self._inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Resolve, refuse any private address unless allowed, connect to the address itself."""
-        try:
-            addresses = await self._addresses.get(host, port)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Resolve, refuse any private address unless allowed; the socket goes to these only."""
+        addresses = await self._addresses.get(host, port)  # OSError: aiohttp's DNS error
         if not self._allow_private:
             for address in addresses:
                 if not is_public_address(address):
                     raise _Refused(host, address)
-        error: Exception = httpcore.ConnectError(f"no address for {host}")
-        for address in addresses:
-            try:
-                # The TLS layer above still uses `host` for SNI and certificate checks, and
-                # the Host header comes from the URL: only the socket's peer is pinned.
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        raise error
+        # TLS SNI, certificate checks and the Host header still use the name from the URL:
+        # only the socket's peer is pinned.
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            }
+            for address in addresses
+        ]
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Never used: the monitor speaks only TCP."""
-        raise httpcore.ConnectError("unix sockets are not used")
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep as the inner backend does."""
-        await self._inner.sleep(seconds)
-
-
-class _PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, with a connection pool that uses our network backend."""
-
-    def __init__(self, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend) -> None:
-        ssl_context = httpx.create_ssl_context()
-        super().__init__(verify=ssl_context, limits=limits)
-        # httpx 0.28 cannot be handed an httpcore network backend, so give it a pool that has
-        # ours; the pool and its network_backend argument are httpcore's public API.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
+    async def close(self) -> None:
+        """Nothing to release: `_Addresses` belongs to the fetcher."""
 
 
 class _Decoder:
@@ -281,7 +247,7 @@ class _Decoder:
         return b"".join(out)
 
 
-async def _read_body(r: httpx.Response, url: str, cap: int, truncate: bool) -> bytes:
+async def _read_body(r: aiohttp.ClientResponse, url: str, cap: int, truncate: bool) -> bytes:
     """The decoded body, streamed: more than `cap` bytes is an error (or cut, for robots.txt)."""
     declared = r.headers.get("content-length", "")
     if not truncate and declared.isascii() and declared.isdigit() and int(declared) > cap:
@@ -289,7 +255,7 @@ async def _read_body(r: httpx.Response, url: str, cap: int, truncate: bool) -> b
     decoder = _Decoder(r.headers.get("content-encoding", ""), url)
     chunks: list[bytes] = []
     size = 0
-    async for raw in r.aiter_raw():
+    async for raw in r.content.iter_any():
         chunk = decoder.decode(raw, cap - size + 1)
         size += len(chunk)
         chunks.append(chunk)
@@ -308,33 +274,53 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost" or host.endswith(".localhost")
 
 
-def _origin(u: httpx.URL) -> tuple[str, str, int | None]:
+def _origin(u: URL) -> tuple[str, str, int | None]:
     """(scheme, host, port) of a URL, to tell when a redirect leaves the origin."""
     return (u.scheme, _key_of(u), u.port)
 
 
-def _key_of(u: httpx.URL) -> str:
+def _key_of(u: URL) -> str:
     """A URL's host as the connection sees it (lower case, IDNA), for per-host state."""
-    return u.raw_host.decode("ascii").lower().rstrip(".")
+    return (u.raw_host or "").lower().rstrip(".")
 
 
 def _host_key(host: str) -> str:
     """A host name as the connection sees it (lower case, IDNA), for per-host state."""
     try:
-        return _key_of(httpx.URL(f"http://{host}/"))
-    except (httpx.InvalidURL, UnicodeError):
+        return _key_of(URL(f"http://{host}/"))
+    except ValueError:  # UnicodeError too
         return host.lower().rstrip(".")
 
 
-def _parse(url: str) -> httpx.URL:
-    """An http(s) URL, parsed as the connection will parse it; anything else is refused."""
+def _parse(url: str) -> URL:
+    """An http(s) URL, parsed as the connection will send it; anything else is refused."""
     try:
-        u = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        # Korean paths, IDNA hosts, spaces: percent-encoded (and IDNA-encoded) by yarl.
+        u = URL(url) if _NOT_AS_IS.search(url) else URL(url, encoded=True)
+    except (ValueError, TypeError) as exc:
         raise BlockedURLError(f"not a valid URL: {exc}", url) from None
     if u.scheme not in {"http", "https"} or not u.raw_host:
         raise BlockedURLError(f"only http(s) URLs are fetched, got {u.scheme!r}", url)
     return u
+
+
+def _say(exc: aiohttp.ClientError) -> str:
+    """What an aiohttp error means, naming the error and what it said."""
+    what = type(exc).__name__
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return f"timed out ({what})"
+    # A protocol error's own message, without the URL that the FetchError adds anyway.
+    detail = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+    detail = " ".join(detail.split())
+    meaning = next((_SAY[k.__name__] for k in type(exc).__mro__ if k.__name__ in _SAY), "")
+    if meaning:
+        return f"{what}: {meaning}" + (f" ({detail})" if detail else "")
+    return f"{what}: {detail}".rstrip(": ")
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's CA bundle (certifi, or SSL_CERT_FILE/SSL_CERT_DIR), as the webhook notifier uses."""
+    return httpx.create_ssl_context()
 
 
 @dataclass
@@ -366,44 +352,47 @@ class Fetcher:
     def __init__(
         self,
         settings: FetchSettings | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         *,
         resolver: Resolver | None = None,
-        network_backend: httpcore.AsyncNetworkBackend | None = None,
         cache: ResponseCache | None = None,
     ) -> None:
         self.settings = settings or FetchSettings()
         s = self.settings
         self._deadline = s.timeout * 1.5  # a slow-drip body is cut here
         self._addresses = _Addresses(resolver or system_resolver)
-        self._network_backend = network_backend
-        self._transport = transport
         self._cache = cache
         self._agent = product_token(s.user_agent)
         self._host_limits = {_host_key(k): v for k, v in s.hosts.items()}
-        # Sources that may reach private addresses get a pool of their own, so a connection
-        # opened for one of them is never reused by a source that may not.
-        self._strict = self._new_client(allow_private=False)
-        self._open: httpx.AsyncClient | None = self._strict if transport is not None else None
+        # Sources that may reach private addresses get a session (and pool) of their own, so
+        # a connection opened for one of them is never reused by a source that may not. Both
+        # are made on first use: aiohttp wants a running event loop.
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, _RobotsState] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self.requests = 0
 
-    def _new_client(self, allow_private: bool) -> httpx.AsyncClient:
-        """A client whose connections go only where the address policy allows."""
+    def _session(self, allow_private: bool) -> aiohttp.ClientSession:
+        """The strict session, or the one that may reach private addresses."""
+        session = self._sessions.get(allow_private)
+        if session is None:
+            session = self._sessions[allow_private] = self._new_session(allow_private)
+        return session
+
+    def _new_session(self, allow_private: bool) -> aiohttp.ClientSession:
+        """A session whose connections go only where the address policy allows."""
         s = self.settings
-        # Small pools: httpcore polls every pooled socket per request.
-        limits = httpx.Limits(
-            max_connections=s.concurrency, max_keepalive_connections=s.concurrency
+        own = [h.per_host for h in s.hosts.values() if h.per_host]
+        connector = aiohttp.TCPConnector(
+            resolver=_PinnedResolver(self._addresses, allow_private),
+            use_dns_cache=False,  # `_Addresses` is the one cache: what was checked is used
+            limit=s.concurrency,
+            limit_per_host=max([s.per_host, *own]),  # the host's turn is the real limit
+            keepalive_timeout=KEEPALIVE,
+            ssl=_ssl_context(),
         )
-        transport = self._transport or _PinnedTransport(
-            limits, _PinnedBackend(self._addresses, allow_private, self._network_backend)
-        )
-        return httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,  # we follow by hand so every hop is checked
-            timeout=httpx.Timeout(s.timeout, connect=min(10.0, s.timeout)),
+        session = aiohttp.ClientSession(
+            connector=connector,
             headers={
                 "User-Agent": s.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,"
@@ -412,7 +401,25 @@ class Fetcher:
                 # Only what _Decoder undoes, under the size cap.
                 "Accept-Encoding": "gzip, deflate",
             },
+            # `connect` also covers the wait for a free connection in the pool.
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                connect=s.timeout,
+                sock_connect=min(10.0, s.timeout),
+                sock_read=s.timeout,
+            ),
+            auto_decompress=False,  # _Decoder inflates under the cap; a bomb never does more
+            # A cookie jar per session, as a browser keeps; `unsafe`: IP-address hosts' too.
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            # Long Set-Cookie and CSP headers exist: 16 KiB lines, not aiohttp's 8 KiB.
+            max_line_size=16384,
+            max_field_size=16384,
         )
+        # aiohttp sends a GET once more, at once, when its connection fails. `retries` is the
+        # one place that decides that, and a host that keeps failing costs one request a try.
+        # (No public switch for it; aiohttp's own test client sets the same attribute.)
+        session._retry_connection = False
+        return session
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -426,10 +433,10 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the shared clients."""
-        await self._strict.aclose()
-        if self._open is not None and self._open is not self._strict:
-            await self._open.aclose()
+        """Close the shared sessions and their connections."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
     async def get(
         self,
@@ -464,8 +471,8 @@ class Fetcher:
     def throttled_for(self, url: str) -> float:
         """Seconds until the URL's host may be asked again (0 when it is not paused)."""
         try:
-            host = self._hosts.get(_key_of(httpx.URL(url)))
-        except (httpx.InvalidURL, UnicodeError):
+            host = self._hosts.get(_key_of(URL(url)))
+        except ValueError:  # UnicodeError too
             return 0.0
         return max(0.0, host.paused_until - time.monotonic()) if host else 0.0
 
@@ -505,7 +512,7 @@ class Fetcher:
     async def _fetch(
         self,
         host: _Host,
-        u: httpx.URL,
+        u: URL,
         url: str,
         headers: dict[str, str],
         allow_private: bool,
@@ -543,7 +550,7 @@ class Fetcher:
     async def _request(
         self,
         host: _Host,
-        u: httpx.URL,
+        u: URL,
         url: str,
         headers: dict[str, str],
         allow_private: bool,
@@ -552,23 +559,23 @@ class Fetcher:
     ) -> tuple[Page, str | None]:
         """One request; returns the page, or the redirect target."""
         self.requests += 1
-        client = self._client(allow_private)
+        session = self._session(allow_private)
         try:
-            async with client.stream("GET", u, headers=headers) as r:
-                status = r.status_code
-                if status in _REDIRECTS and "location" in r.headers:
-                    return Page(url=url, status=status, body=b""), r.headers["location"]
+            async with session.get(u, headers=headers or None, allow_redirects=False) as r:
+                status = r.status
+                if status in _REDIRECTS and "Location" in r.headers:
+                    return Page(url=url, status=status, body=b""), r.headers["Location"]
                 if status == 304:
                     return Page(
                         url=url,
                         status=304,
                         body=b"",
-                        etag=r.headers.get("etag"),
-                        last_modified=r.headers.get("last-modified"),
+                        etag=r.headers.get("ETag"),
+                        last_modified=r.headers.get("Last-Modified"),
                         not_modified=True,
                     ), None
                 if status in _THROTTLE_STATUS:
-                    asked = parse_retry_after(r.headers.get("retry-after"))
+                    asked = parse_retry_after(r.headers.get("Retry-After"))
                     wait = self._pause(host, asked, status, f"HTTP {status}")
                     raise ThrottledError(
                         f"HTTP {status}: leaving {host.name} alone for {wait:.0f}s",
@@ -579,16 +586,16 @@ class Fetcher:
                     )
                 if status >= 400:
                     raise HTTPStatusError(
-                        status, url, parse_retry_after(r.headers.get("retry-after"))
+                        status, url, parse_retry_after(r.headers.get("Retry-After"))
                     )
                 body = await _read_body(r, url, cap, truncate)
                 return Page(
                     url=url,
                     status=status,
                     body=body,
-                    content_type=r.headers.get("content-type"),
-                    etag=r.headers.get("etag"),
-                    last_modified=r.headers.get("last-modified"),
+                    content_type=r.headers.get("Content-Type"),
+                    etag=r.headers.get("ETag"),
+                    last_modified=r.headers.get("Last-Modified"),
                 ), None
         except _Refused as exc:
             raise BlockedURLError(
@@ -596,32 +603,22 @@ class Fetcher:
                 "(set allow_private = true on the source to allow it)",
                 url,
             ) from None
-        except httpx.TimeoutException as exc:
-            raise NetworkError(f"timed out ({type(exc).__name__})", url) from exc
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            what = type(exc).__name__
-            detail = str(exc) or _SAY.get(what, "")
-            raise NetworkError(f"{what}: {detail}".rstrip(": "), url) from exc
-
-    def _client(self, allow_private: bool) -> httpx.AsyncClient:
-        """The strict client, or the one that may reach private addresses."""
-        if not allow_private:
-            return self._strict
-        if self._open is None:
-            self._open = self._new_client(allow_private=True)
-        return self._open
+        except aiohttp.InvalidURL as exc:
+            raise BlockedURLError(f"not a valid URL: {exc}", url) from None
+        except aiohttp.ClientError as exc:
+            # Before the deadline's TimeoutError handler sees it: aiohttp's own timeouts are
+            # TimeoutErrors too, and they are not the deadline.
+            raise NetworkError(_say(exc), url) from exc
 
     # -- addresses ----------------------------------------------------------------------------
 
-    async def _check_address(self, u: httpx.URL, url: str, allow_private: bool) -> None:
+    async def _check_address(self, u: URL, url: str, allow_private: bool) -> None:
         """Unless allowed, refuse a host that resolves to a private or loopback address."""
         if allow_private:
             return
-        host = u.raw_host.decode("ascii")
+        host = u.raw_host or ""
         try:
-            addresses = await self._addresses.get(
-                host, u.port or (443 if u.scheme == "https" else 80)
-            )
+            addresses = await self._addresses.get(host, u.port or 0)
         except OSError as exc:
             raise NetworkError(f"cannot resolve {host}: {exc}", url) from exc
         for address in addresses:
@@ -634,7 +631,7 @@ class Fetcher:
 
     # -- per-host turns -----------------------------------------------------------------------
 
-    def _host(self, u: httpx.URL) -> _Host:
+    def _host(self, u: URL) -> _Host:
         """The politeness state of the URL's host, made on first use."""
         name = _key_of(u)
         host = self._hosts.get(name)
@@ -687,11 +684,11 @@ class Fetcher:
 
     # -- robots.txt ---------------------------------------------------------------------------
 
-    async def _check_robots(self, u: httpx.URL, url: str, allow_private: bool) -> None:
+    async def _check_robots(self, u: URL, url: str, allow_private: bool) -> None:
         """Refuse a URL the host's robots.txt disallows; pause on an unreadable robots.txt."""
         if u.path == "/robots.txt":
             return  # always allowed (RFC 9309 2.2.2), and asking for it would fetch it twice
-        origin = f"{u.scheme}://{u.netloc.decode('ascii')}"
+        origin = str(u.origin())
         try:
             state = await self._robots_for(origin, allow_private)
         except NetworkError as exc:
@@ -728,7 +725,7 @@ class Fetcher:
                 self._robots[origin] = state
                 delay = state.rules.delay(self._agent)
                 if delay:
-                    host = self._host(httpx.URL(origin))
+                    host = self._host(URL(origin))
                     host.delay = max(host.delay, min(delay, MAX_CRAWL_DELAY))
             return state
 

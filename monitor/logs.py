@@ -171,7 +171,7 @@ def setup(
     root.addHandler(handler)
     root.setLevel(level)
     # Libraries' chatter is not the monitor's news.
-    for name in ("httpx", "httpcore", "apscheduler"):
+    for name in ("httpx", "httpcore", "aiohttp", "apscheduler"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     return handler
 

@@ -46,7 +46,9 @@ from monitor.text import html_to_text
 log = logging.getLogger("monitor.pipeline")
 
 MAX_BACKOFF = 6 * 3600.0
-STORY_CACHE = 256  # story features kept in memory (~70 KB each for a 2,000-character article)
+STORY_CACHE = 512  # story features kept in memory (~25 KB each for a 1,000-character article)
+# Stored articles enter the search index in batches of up to this many (and at each poll's end).
+INDEX_BATCH = 200
 # Second-level domains under which the registrable name has three labels (news.example.co.kr).
 _SLD = {
     "co",
@@ -82,6 +84,7 @@ class Context:
     on_result: Callable[[RunResult, float], None] | None = None
     # Verifying a candidate story needs its first article's features; recent ones are reused.
     story_features: OrderedDict[str, dedupe.StoryFeatures] = field(default_factory=OrderedDict)
+    unindexed: int = 0  # articles stored since the search index was last brought up to date
 
 
 def make_matcher(settings: Settings) -> Matcher:
@@ -203,6 +206,8 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
     )
     if clean and found.cursor is not None:  # how far the listing was read (sitemaps)
         ctx.store.record_cursor(source.name, found.cursor)
+    if ctx.unindexed:
+        index_pending(ctx)
     result = RunResult(
         source.name,
         links=len(links),
@@ -323,9 +328,10 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
 
     features = dedupe.features_normalized(normalized, article.title)
     story_id = article_id
-    for cand_story, cand_title, cand_body in store.story_candidates(features.keys):
-        if dedupe.similar(features, _story_features(ctx, cand_story, cand_title, cand_body)):
-            story_id = cand_story
+    for candidate in store.story_candidates(features.keys):
+        known = _story_features(ctx, candidate)
+        if known is not None and dedupe.similar(features, known):
+            story_id = candidate
             break
 
     matches = ctx.matcher.match(article, source.name)
@@ -364,18 +370,33 @@ def _keep(ctx: Context, source: Source, link: Link, page_url: str, article: Arti
         return "duplicate"
     if story_id == article_id:
         _remember_story(ctx, story_id, features)
+    ctx.unindexed += 1
+    if ctx.unindexed >= INDEX_BATCH:
+        index_pending(ctx)
     if ctx.on_article is not None:
         ctx.on_article(source.name, stored, matches)
     return "matched" if matches else "new"
 
 
-def _story_features(ctx: Context, story_id: str, title: str, body: str) -> dedupe.StoryFeatures:
+def index_pending(ctx: Context) -> None:
+    """Bring the search index up to date; on a database error the next call catches up."""
+    ctx.unindexed = 0
+    try:
+        ctx.store.index_pending()
+    except StoreError as exc:
+        log.warning("search index not updated, will retry: %s", exc)
+
+
+def _story_features(ctx: Context, story_id: str) -> dedupe.StoryFeatures | None:
     """A story's features, from the cache of recent stories or computed and cached."""
     cached = ctx.story_features.get(story_id)
     if cached is not None:
         ctx.story_features.move_to_end(story_id)
         return cached
-    computed = dedupe.features(body, title)
+    text = ctx.store.story_text(story_id)
+    if text is None:
+        return None
+    computed = dedupe.features(text[1], text[0])
     _remember_story(ctx, story_id, computed)
     return computed
 
@@ -485,6 +506,7 @@ async def run_due(
     wanted = list(names) if names is not None else list(sources)
     due = wanted if force else ctx.store.due_sources(wanted)
     due = [n for n in due if n in sources]
+    index_pending(ctx)  # what an interrupted run stored but did not index
     sem = asyncio.Semaphore(parallel)
     done = 0
 
@@ -520,9 +542,14 @@ async def session(settings: Settings, store: Store | None = None) -> AsyncIterat
     try:
         st.sync_sources(settings.sources)
         async with Fetcher(settings.fetch, cache=st) as fetcher:
-            yield Context(
+            ctx = Context(
                 settings=settings, store=st, fetcher=fetcher, matcher=make_matcher(settings)
             )
+            try:
+                yield ctx
+            finally:
+                if ctx.unindexed:
+                    index_pending(ctx)
     finally:
         if own_store:
             st.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -184,6 +185,12 @@ class LocalServer:
                         self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+
+            def handle(self) -> None:
+                # A client that stopped reading (a body over its cap) closes with unread
+                # bytes, which resets the connection while we wait for its next request.
+                with contextlib.suppress(ConnectionResetError):
+                    super().handle()
 
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet."""

@@ -397,17 +397,28 @@ def _serve_three(server: LocalServer) -> None:
     server.add("rss.xml", Route(rss(server, ["a/1", "a/2", "a/3"])))
 
 
-def _whole(db: Path) -> None:
-    """Every stored article is complete: its links, its match and its search index entry."""
+def _complete(db: Path) -> None:
+    """Every stored article is complete: its links and its match."""
     articles = rows(db, "SELECT count(*) FROM articles")[0][0]
     assert rows(db, "SELECT count(*) FROM matches")[0][0] == articles
-    assert rows(db, "SELECT count(*) FROM articles_fts")[0][0] == articles
     assert (
         rows(db, "SELECT count(*) FROM articles WHERE id NOT IN (SELECT article_id FROM links)")[0][
             0
         ]
         == 0
     )
+
+
+def _whole(db: Path) -> None:
+    """Every stored article is complete and in the search index, which agrees with the table."""
+    _complete(db)
+    # FTS5's integrity check with rank = 1 compares the index with the articles table itself.
+    rows(db, "INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)")
+    for (title,) in rows(db, "SELECT title FROM articles"):
+        found = rows(
+            db, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", f'"{title}"'
+        )
+        assert found[0][0] >= 1, title
 
 
 def _run_with(settings: Settings, spoil: Callable[[Store], object]) -> dict[str, RunResult]:
@@ -464,11 +475,14 @@ def test_full_database_writes_nothing_partial_and_retries(
         store.db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
 
     result = _run_with(settings, fill)["pt-news"]
-    assert result.new < 3 and result.errors  # what still fit in free pages may be stored
-    _whole(settings.db_path)
+    # What fit in half-empty pages may be stored; the search index, written in a batch after
+    # the articles, cannot grow: it is brought up to date by the next run.
+    _complete(settings.db_path)
     assert any(
         logged(joblog(), "pt-news", server.url(f"a/{n}"), r"not stored, will retry.*full")
         for n in (1, 2, 3)
+    ) or logged(
+        joblog(), "pt-news", server.url("rss.xml"), r"search index not updated, will retry.*full"
     ), joblog()
     assert run_once(settings)["pt-news"].new == 3 - result.new  # the rest, once there is room
     assert len(titles(settings.db_path)) == 3

@@ -262,6 +262,7 @@ def site(tmp_path: Path) -> Iterator[str]:
         author=None,
     )
     store.save_new(evil, [], [Match("pt", ("평택",), (), "<img src=x onerror=alert(1)> 평택", ())])
+    store.index_pending()  # as the pipeline does at the end of a poll
     store.close()
     settings = parse(
         {

@@ -11,9 +11,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
 from monitor.errors import ExtractError
-from monitor.extract import extract_article
+from monitor.extract import (
+    _ALWAYS_DROP,
+    _CAPTION,
+    _COPYRIGHT,
+    _DATE,
+    _EN_DATE,
+    _TAG_IDS,
+    _TAGS,
+    _YEAR,
+    _ends_sentence,
+    _may_be_caption,
+    _may_be_copyright,
+    _may_drop,
+    extract_article,
+    find_landmarks,
+    linearize,
+)
 from monitor.models import Article
 from monitor.text import normalize
 
@@ -532,3 +551,159 @@ def test_english_page_gets_utc_for_offsetless_times() -> None:
 def test_no_article_raises(html: bytes | str) -> None:
     with pytest.raises(ExtractError):
         extract_article(html, "https://news.example.kr/empty")
+
+
+# ---------------------------------------------------------------------------------------------
+# The walk: text blocks as a reader sees them
+# ---------------------------------------------------------------------------------------------
+
+
+def blocks(body: str) -> list[tuple[str, int, bool]]:
+    """(text, link characters, inside furniture) per text block of a page body."""
+    tree = LexborHTMLParser(f"<html><body>{body}</body></html>")
+    page = linearize(tree, find_landmarks(tree).images)
+    return [(b.text, b.links, b.buried) for b in page.blocks]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("<p><b>Jane</b> <i>Doe</i></p>", [("Jane Doe", 0, False)]),
+        ("<p><b>Jane</b><i>Doe</i></p>", [("JaneDoe", 0, False)]),
+        # Only whitespace right before an element separates words.
+        ("<p><b>Jane</b> <!-- c --><i>Doe</i></p>", [("JaneDoe", 0, False)]),
+        ("<p>a<b> </b>b</p>", [("ab", 0, False)]),
+        ("<p>a<my-tag>b</my-tag> <my-tag>c</my-tag></p>", [("ab c", 0, False)]),
+        ("<p><a href=x>a</a> <a href=y>b</a> c</p>", [("a b c", 2, False)]),
+        ("<div>one<script>x</script>two</div>", [("onetwo", 0, False)]),
+        ("<div>one<nav><a href=x>menu</a></nav>two</div>", [("one", 0, False), ("two", 0, False)]),
+        ("<div>one<br>two</div>", [("one", 0, False), ("two", 0, False)]),
+        ("<p>x<svg><text>y</text></svg>z<img src=a.jpg>w</p>", [("xzw", 0, False)]),
+        (
+            "<article><p>story</p><footer>By Jane</footer></article><footer>site</footer>",
+            [("story", 0, False), ("By Jane", 0, True)],
+        ),
+        ("<p>&nbsp;</p><p>\u3000x\u00a0 y </p>", [("", 0, False), ("x y", 0, False)]),
+        ("<div>" * 3000 + "deep" + "</div>" * 3000, [("deep", 0, False)]),
+    ],
+)
+def test_text_blocks(body: str, expected: list[tuple[str, int, bool]]) -> None:
+    assert blocks(body) == expected
+
+
+def test_tag_ids_name_the_tags_of_parsed_pages() -> None:
+    names = sorted(_TAG_IDS.keys() - {"-text"})
+    tree = LexborHTMLParser("<body>" + "".join(f"<{n}>x</{n}>" for n in names) + "</body>")
+    root = tree.root
+    assert root is not None
+    known = [node for node in root.traverse(include_text=True) if node.tag_id in _TAGS]
+    assert all(_TAGS[node.tag_id][1] == node.tag for node in known)
+    assert {"p", "div", "a", "span", "-text", "svg"} <= {node.tag for node in known}
+
+
+def test_one_query_finds_what_separate_queries_find() -> None:
+    html = (
+        '<html><head><script type="Application/LD+JSON">{}</script>'
+        '<link rel="Canonical" href="/a"><meta name="a" content="1"></head><body>'
+        "<svg><title>s</title><h1>x</h1><script>y</script></svg><math><mi><img></mi></math>"
+        '<p><meta itemprop="b" content="2"><img src="c.jpg"></p><h1>t</h1>'
+        '<link rel="canonical stylesheet" href="/b"><template><img><meta name="c"></template>'
+        "</body></html>"
+    )
+    tree = LexborHTMLParser(html)
+    found = find_landmarks(tree)
+    for nodes, query in [
+        (found.metas, "meta"),
+        (found.ld_scripts, 'script[type="application/ld+json"]'),
+        (found.canonicals, 'link[rel="canonical"]'),
+        (found.headings, "h1"),
+        (found.images, "body img"),
+        (found.foreign, "svg, math"),
+    ]:
+        assert [n.mem_id for n in nodes] == [n.mem_id for n in tree.css(query)], query
+
+
+def test_inline_state_in_a_script_inside_svg_is_read() -> None:
+    # Inside <svg> a script is parsed as markup, so its marker need not appear in the source.
+    state = {"content_elements": [{"type": "text", "content": PROSE}]}
+    html = (
+        "<html><head><title>평택 미래차 예산 확대 - 예시일보</title></head><body>"
+        "<div><h1>평택 미래차 예산 확대</h1></div><svg><script>Fusion&#46;globalContent="
+        + json.dumps(state, ensure_ascii=False).replace("&", "&amp;").replace("<", "&lt;")
+        + ";</script></svg></body></html>"
+    )
+    assert extract_article(html, "https://news.example.kr/30").body == PROSE
+
+
+# ---------------------------------------------------------------------------------------------
+# Cheap pre-tests never turn away a line their pattern matches
+# ---------------------------------------------------------------------------------------------
+
+# Letters re.I matches to non-ASCII ones, and non-ASCII letters lower() turns into ASCII.
+TRICKY = ["ı", "İ", "K", "ſ", "Ⓒ", "ⓒ", "\u00a0", "\u3000", "\n", " ", ".", "(", ")", "[", "]"]
+LINE_PARTS = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "copyright",
+                "COPYRIGHT",
+                "All Rights Reserved",
+                "(c) 2024",
+                "(C) 예시",
+                "©",
+                "저작권자",
+                "무단 전재",
+                "재배포 금지",
+                "AI 학습 및 활용 금지",
+                "(Photo: AP)",
+                "(images: x)",
+                "photo by Jane",
+                "Image Courtesy of x",
+                "/연합뉴스",
+                "= 뉴스1",
+                "= 예시DB",
+                "[사진=연합뉴스]",
+                "[자료사진]",
+                "[예시 제공]",
+                "(사진=예시)",
+                "사진 : 예시",
+                "브라우저가 video 태그를",
+                "다른 브라우저를 사용",
+                "본문배너",
+                "광고",
+                "advertisement",
+                "SPONSORED",
+                "Loading...",
+                "재생 중 오류",
+                "Nov. 19, 2019, 9:02 AM EST",
+                "2024.09.06 15:44",
+                "입력",
+                "다.",
+                "”",
+            ]
+        ),
+        st.sampled_from(TRICKY),
+        st.text(max_size=6),
+    ),
+    max_size=6,
+).map("".join)
+
+
+@given(LINE_PARTS)
+@example("Loading....................")
+@example("\u3000 Advertisement \n")
+@example("ⒸCOPYRİGHT")
+@example("(image: x) ")
+@example("사진 예시DB")
+@settings(max_examples=1500, deadline=None, database=None)
+def test_pre_tests_pass_every_matching_line(line: str) -> None:
+    low = line.lower()
+    if _ALWAYS_DROP.search(line):
+        assert _may_drop(line)
+    if _COPYRIGHT.search(line):
+        assert _may_be_copyright(line, low)
+    if _CAPTION.search(line):
+        assert _may_be_caption(line, low)
+    if _DATE.search(line) or _EN_DATE.search(line):
+        assert _YEAR.search(line)
+    assert _ends_sentence(line) == bool(re.search(r"[.!?。…\"'”’)\]다요죠까음함임]\s*$", line))

@@ -15,8 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpcore
-import httpx
 import pytest
 
 from monitor import fetch as fetch_mod
@@ -446,83 +444,76 @@ def test_other_spellings_of_loopback_are_refused(server: LocalServer, host: str)
     assert server.hits == {}
 
 
-def test_redirect_to_loopback_is_refused_after_the_hop() -> None:
-    seen: list[str] = []
+def pretend_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let 127.0.0.1 pass as a public address, so the local server can play a public host.
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
-        return httpx.Response(302, headers={"Location": "http://127.0.0.1:9/secret"})
+    No test may reach a real public host; 127.0.0.2 and the rest of loopback stay refused.
+    """
+    real = fetch_mod.is_public_address
+    monkeypatch.setattr(fetch_mod, "is_public_address", lambda a: a == "127.0.0.1" or real(a))
+
+
+def test_redirect_to_loopback_is_refused_after_the_hop(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pretend_public(monkeypatch)
+    server.add("a", Route(status=302, headers={"Location": "http://127.0.0.2:9/secret"}))
 
     async def public(host: str, port: int) -> list[str]:
-        return ["93.184.216.34"] if host == "public.example.kr" else ["127.0.0.1"]
+        return ["127.0.0.1"] if host == "public.example.kr" else [host]
 
     async def go() -> None:
-        async with Fetcher(FAST, transport=httpx.MockTransport(handler), resolver=public) as f:
-            await f.get("http://public.example.kr/a", robots=False)
+        async with Fetcher(FAST, resolver=public) as f:
+            await f.get(f"http://public.example.kr:{server.port}/a", robots=False)
 
-    with pytest.raises(BlockedURLError, match=r"127\.0\.0\.1"):
+    with pytest.raises(BlockedURLError, match=r"127\.0\.0\.2"):
         asyncio.run(go())
-    assert seen == ["http://public.example.kr/a"]
+    assert paths(server) == ["/a"]
 
 
-class Recorder(httpcore.AsyncNetworkBackend):
-    """Stands in for the network: records where a connection would go, and makes none."""
-
-    def __init__(self) -> None:
-        self.peers: list[str] = []
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.peers.append(host)
-        raise httpcore.ConnectError("no connection in tests")
-
-
-def test_connection_goes_to_the_address_that_was_checked(server: LocalServer) -> None:
-    # DNS rebinding: a public answer when checked, loopback a moment later. Only the mocked
-    # network can show where the connection would go, since no test may reach a public host.
-    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+def test_connection_goes_to_the_address_that_was_checked(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DNS rebinding: an allowed answer when checked, loopback a moment later. Had the
+    # connection looked the name up again, it would have been refused or gone nowhere.
+    pretend_public(monkeypatch)
+    server.add("secret", Route(b"the checked host"))
+    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
     lookups: list[str] = []
 
     async def rebinding(host: str, port: int) -> list[str]:
         lookups.append(host)
         return next(answers)
 
-    recorder = Recorder()
+    async def go() -> Page:
+        async with Fetcher(FAST, resolver=rebinding) as f:
+            return await f.get(f"http://rebind.test:{server.port}/secret", robots=False)
 
-    async def go() -> None:
-        async with Fetcher(FAST, resolver=rebinding, network_backend=recorder) as f:
-            await f.get(f"http://rebind.test:{server.port}/secret", robots=False)
-
-    with pytest.raises(NetworkError, match="no connection in tests"):
-        asyncio.run(go())
-    assert recorder.peers == ["93.184.216.34"] and lookups == ["rebind.test"]
-    assert server.hits == {}
+    assert asyncio.run(go()).body == b"the checked host"
+    assert lookups == ["rebind.test"]
+    assert server.requests[0][1]["Host"] == f"rebind.test:{server.port}"
 
 
 def test_an_address_resolved_again_at_connect_is_checked_again(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(fetch_mod, "DNS_TTL", 0.0)  # the checked answer expires at once
-    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+    pretend_public(monkeypatch)
+    server.add("secret", Route(b"the checked host"))
+    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
 
     async def rebinding(host: str, port: int) -> list[str]:
         return next(answers)
 
-    recorder = Recorder()
-
     async def go() -> None:
-        async with Fetcher(FAST, resolver=rebinding, network_backend=recorder) as f:
+        async with Fetcher(FAST, resolver=rebinding) as f:
             await f.get(f"http://rebind.test:{server.port}/secret", robots=False)
 
-    with pytest.raises(BlockedURLError, match=r"rebind\.test resolves to 127\.0\.0\.1"):
+    # Refused by the connector's own check, before any socket: a connection to 127.0.0.2
+    # would have failed with a NetworkError instead.
+    with pytest.raises(BlockedURLError, match=r"rebind\.test resolves to 127\.0\.0\.2"):
         asyncio.run(go())
-    assert recorder.peers == [] and server.hits == {}
+    assert server.hits == {}
 
 
 def test_pinned_connections_keep_the_host_header_and_resolve_once(server: LocalServer) -> None:

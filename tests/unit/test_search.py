@@ -58,6 +58,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "m.db")
     for i, (aid, title, body) in enumerate(ARTICLES):
         add(s, aid, title, body, source="s1" if i % 2 else "s2", rules=("pt",) if i < 3 else ())
+    s.index_pending()  # as the pipeline does at the end of a poll
     try:
         yield s
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import search as search_mod
 from monitor.errors import StoreError
 from monitor.models import Hit, Match, Source, StoredArticle
 from monitor.store import LINK_ATTEMPTS, Outbox, Store
@@ -67,12 +68,59 @@ def test_save_new_returns_only_inserted(store: Store) -> None:
     }
 
 
-def test_fts_finds_korean_substrings(store: Store) -> None:
-    store.save_new(article(1), [], [])
+def fts(store: Store, phrase: str) -> set[int]:
+    """Rowids the search index holds for a phrase."""
     rows = store.db.execute(
-        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", ['"미래자동"']
+        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", [f'"{phrase}"']
     ).fetchall()
-    assert len(rows) == 1
+    return {r[0] for r in rows}
+
+
+def fts_agrees(store: Store) -> None:
+    """FTS5's own check that the index holds exactly the articles table (rank = 1)."""
+    store.db.execute("INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_fts_finds_korean_substrings_once_indexed(store: Store) -> None:
+    store.save_new(article(1), [], [])
+    store.save_new(article(2), [], [])
+    assert fts(store, "미래자동") == set()  # stored; indexed with the next batch
+    assert store.index_pending() == 2
+    assert len(fts(store, "미래자동")) == 2
+    assert store.index_pending() == 0  # nothing twice
+    fts_agrees(store)
+
+
+def test_articles_a_crash_left_unindexed_are_indexed_by_the_next_writer(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    first = Store(path)
+    first.save_new(article(1), [], [])
+    first.close()  # the process ends before its batch
+    reader = Store(path, readonly=True)
+    assert reader.index_pending() == 0  # a reader never writes
+    reader.close()
+    second = Store(path)
+    found = second.search(search_mod.parse("미래자동차"))  # a writer's search catches up first
+    assert [h["id"] for h in found] == ["id1"]
+    fts_agrees(second)
+    second.close()
+
+
+def test_deleting_and_editing_articles_keeps_the_index_true(store: Store) -> None:
+    for n in (1, 2, 3):
+        store.save_new(article(n), [], [])
+    store.index_pending()
+    store.save_new(article(4), [], [])  # not indexed yet
+    store.db.execute("UPDATE articles SET body = '평택항 수소버스' WHERE id = 'id1'")
+    store.db.execute("UPDATE articles SET body = '안성시 반도체' WHERE id = 'id4'")
+    # Deleting the newest rows: SQLite reuses their rowids for the next article stored.
+    store.db.execute("DELETE FROM articles WHERE id IN ('id3', 'id4')")
+    store.save_new(article(5), [], [])
+    store.index_pending()
+    fts_agrees(store)
+    assert fts(store, "수소버스") == {1}
+    assert len(fts(store, "미래자동차")) == 2  # articles 2 and 5
+    assert fts(store, "반도체") == set()
 
 
 def test_outbox_rows_are_written_with_the_match_and_once_per_story(store: Store) -> None:

@@ -70,6 +70,7 @@ def db(tmp_path: Path) -> Path:
     )
     for i in range(5, 30):
         store.save_new(article(f"b{i:02d}", f"기타 소식 {i}", "평택과 무관한 내용 " * 3), [], [])
+    store.index_pending()  # as the pipeline does at the end of a poll
     store.close()
     return path
 
