@@ -125,6 +125,7 @@ def backoff(interval: float, failures: int) -> float:
 async def run_source(ctx: Context, source: Source) -> RunResult:
     """Poll one source: fetch its listing, then fetch, extract, dedupe, match and store."""
     started = now_utc()
+    lost = ctx.store.batches_lost  # see below: writes an error took back mid-poll
     kind = get_kind(source.kind)
     state = ctx.store.source_state(source.name)
     cursor = ctx.store.source_cursor(source.name)
@@ -190,8 +191,12 @@ async def run_source(ctx: Context, source: Source) -> RunResult:
     duplicates = sum(1 for o in outcomes if o == "duplicate")
     errors = tuple(o for o in outcomes if o.startswith("error:"))
     errors += tuple(f"error:{problem}" for problem in found.problems)  # unread listing parts
-    complete = not ctx.stop.is_set() and not any(
-        o == "error:store" or o.startswith("error:throttled") for o in outcomes
+    # Deferred writes of this poll that a database error rolled back (see Store.defer_commits)
+    # leave links unrecorded: the listing must be read again, not answered with a 304.
+    complete = (
+        not ctx.stop.is_set()
+        and ctx.store.batches_lost == lost
+        and not any(o == "error:store" or o.startswith("error:throttled") for o in outcomes)
     )
 
     # remember validators only when every link was handled without error, so a crash or a
@@ -541,6 +546,7 @@ async def session(settings: Settings, store: Store | None = None) -> AsyncIterat
     st = store or Store(settings.db_path)
     try:
         st.sync_sources(settings.sources)
+        st.defer_commits()
         async with Fetcher(settings.fetch, cache=st) as fetcher:
             ctx = Context(
                 settings=settings, store=st, fetcher=fetcher, matcher=make_matcher(settings)
@@ -550,6 +556,10 @@ async def session(settings: Settings, store: Store | None = None) -> AsyncIterat
             finally:
                 if ctx.unindexed:
                     index_pending(ctx)
+                try:
+                    st.flush()  # the deferred writes, before the event loop (and its timer) ends
+                except StoreError as exc:
+                    log.error("%s", exc)
     finally:
         if own_store:
             st.close()

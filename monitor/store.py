@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +22,12 @@ from monitor.errors import StoreError
 from monitor.models import CachedResponse, Delivery, Match, Source, StoredArticle
 from monitor.search import SearchQuery
 
+log = logging.getLogger("monitor.store")
 migrations = Migrations("monitor")
+# Deferred writes (see Store.defer_commits) reach the file, and other readers, at least this
+# often, or after this many writes.
+BATCH_SECONDS = 0.2
+BATCH_WRITES = 100
 LINK_ATTEMPTS = 3  # a link that failed this often is not fetched again
 HEARTBEAT = "daemon"  # the heartbeats row the daemon writes and /healthz reads
 
@@ -342,6 +350,11 @@ class Store:
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self._deferring = False
+        self._batch_writes = -1  # writes in the open deferred transaction; -1: none is open
+        self._batch_since = 0.0  # monotonic time that transaction began
+        self._timer: asyncio.TimerHandle | None = None
+        self.batches_lost = 0  # deferred transactions an error rolled back (see pipeline)
         if readonly:
             # Readers (the HTTP server) open the file in SQLite's read-only mode: no
             # migrations, no pragmas that write; the file must exist and be migrated.
@@ -368,8 +381,84 @@ class Store:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
 
     def close(self) -> None:
-        """Close the connection."""
+        """Commit what is deferred, then close the connection."""
+        try:
+            self.flush()
+        except StoreError as exc:
+            log.error("closing: %s", exc)
         self.db.close()
+
+    def defer_commits(self) -> None:
+        """Let the pipeline's writes share transactions, committed every BATCH_SECONDS.
+
+        One commit per article costs more than the article's own rows. Each write is still
+        atomic (a savepoint), and the transaction only ever holds the newest writes, so a
+        crash loses what a crash a moment earlier would have: the pipeline fetches those
+        articles again. A durable write (deliveries, heartbeats, the search index, sources)
+        commits everything before it, so nothing is sent that a crash could take back.
+        """
+        self._deferring = True
+
+    def flush(self) -> None:
+        """Commit the deferred writes now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._batch_writes < 0:
+            return
+        self._batch_writes = -1
+        try:
+            self.db.conn.commit()
+        except sqlite3.Error as exc:
+            self._lose_batch()
+            raise StoreError(f"database write failed: {exc}") from exc
+
+    def _open_batch(self) -> None:
+        """Begin a deferred transaction, unless one (or another transaction) is open."""
+        if not self._deferring or self.db.conn.in_transaction:
+            return
+        self.db.conn.execute("BEGIN")
+        self._batch_writes = 0
+        self._batch_since = time.monotonic()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop: the next write or close() commits
+        # A poll waiting on a slow host must not hold the write lock: commit on a timer too.
+        self._timer = loop.call_later(BATCH_SECONDS, self._flush_on_timer)
+
+    def _flush_on_timer(self) -> None:
+        """The timer's commit; an error is logged (the batch is lost, as in a crash)."""
+        self._timer = None
+        try:
+            self.flush()
+        except StoreError as exc:
+            log.error("deferred writes lost, their sources will be read again: %s", exc)
+
+    def _after_write(self, durable: bool) -> None:
+        """Count a finished write; commit the open batch when due (or the write is durable)."""
+        if self._batch_writes < 0:
+            return
+        if not self.db.conn.in_transaction:
+            self._lose_batch()  # SQLite rolled the whole transaction back (full disk, I/O)
+            return
+        self._batch_writes += 1
+        if (
+            durable
+            or self._batch_writes >= BATCH_WRITES
+            or time.monotonic() - self._batch_since >= BATCH_SECONDS
+        ):
+            self.flush()
+
+    def _lose_batch(self) -> None:
+        """Forget a deferred transaction that did not commit, rolling back what is left."""
+        if self.db.conn.in_transaction:
+            self.db.conn.rollback()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._batch_writes = -1
+        self.batches_lost += 1
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -423,7 +512,7 @@ class Store:
     ) -> None:
         """Mark a poll as done: reset failures, store cache validators, schedule the next."""
         now = iso(now_utc())
-        with self._write():
+        with self._write(deferrable=True):
             if keep_validators:
                 self.db.execute(
                     """UPDATE sources SET failures = 0, last_error = NULL, last_attempt_at = ?,
@@ -440,7 +529,7 @@ class Store:
 
     def record_failure(self, name: str, error: str, next_due_at: datetime) -> int:
         """Record a failed poll and its retry time; returns the failure count."""
-        with self._write():
+        with self._write(deferrable=True):
             self.db.execute(
                 """UPDATE sources SET failures = failures + 1, last_error = ?,
                    last_attempt_at = ?, next_due_at = ? WHERE name = ?""",
@@ -484,7 +573,7 @@ class Store:
         self, url: str, source: str, article_id: str | None, error: str | None = None
     ) -> None:
         """Remember a listed link and the article it led to (or why it failed)."""
-        with self._write():
+        with self._write(deferrable=True):
             self._upsert_link(url, source, article_id, error)
 
     def _upsert_link(
@@ -559,7 +648,7 @@ class Store:
         Returns False (and writes only the link mapping) when the article was already stored.
         """
         now = iso(now_utc())
-        with self._write():
+        with self._write(deferrable=True):
             cur = self.db.execute(
                 """INSERT INTO articles (id, url, canonical_url, source, title, published_at,
                      author, body, content_hash, story_id, fingerprint, first_seen_at, fetched_at)
@@ -1293,7 +1382,7 @@ class Store:
 
     def save_response(self, entry: CachedResponse) -> None:
         """Remember a URL's response (validators, body hash, a small body, what it gave)."""
-        with self._write():
+        with self._write(deferrable=True):
             self.db.execute(
                 """INSERT INTO url_cache (url, status, etag, last_modified, content_hash, body,
                      outcome, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -1322,7 +1411,7 @@ class Store:
 
     def record_cursor(self, name: str, cursor: str) -> None:
         """Remember where a complete poll of a source got to."""
-        with self._write():
+        with self._write(deferrable=True):
             self.db.execute("UPDATE sources SET cursor = ? WHERE name = ?", [cursor, name])
 
     def spend_call(self, key: str, day: str, limit: int) -> bool:
@@ -1353,20 +1442,28 @@ class Store:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _write(self) -> Any:
-        """A transaction whose SQLite errors surface as StoreError."""
-        return _Tx(self.db)
+    def _write(self, deferrable: bool = False) -> Any:
+        """A transaction whose SQLite errors surface as StoreError.
+
+        `deferrable`: the pipeline's own writes, which may wait for a shared commit (see
+        defer_commits); any other write commits at once, with whatever waits before it.
+        """
+        return _Tx(self, deferrable)
 
 
 class _Tx:
     """db.atomic() that turns sqlite3 errors into StoreError (locked, full, corrupt)."""
 
-    def __init__(self, db: Database) -> None:
-        self._cm = db.atomic()
+    def __init__(self, store: Store, deferrable: bool) -> None:
+        self._store = store
+        self._deferrable = deferrable
+        self._cm = store.db.atomic()
 
     def __enter__(self) -> None:
         try:
-            self._cm.__enter__()
+            if self._deferrable:
+                self._store._open_batch()
+            self._cm.__enter__()  # a savepoint inside an open batch
         except sqlite3.Error as exc:
             raise StoreError(f"database write failed: {exc}") from exc
 
@@ -1374,7 +1471,9 @@ class _Tx:
         try:
             self._cm.__exit__(et, ev, tb)
         except sqlite3.Error as exc:
+            self._store._after_write(durable=False)  # notices a rolled-back batch
             raise StoreError(f"database write failed: {exc}") from exc
+        self._store._after_write(durable=not self._deferrable and ev is None)
         if isinstance(ev, sqlite3.Error):
             raise StoreError(f"database write failed: {ev}") from ev
         return False

@@ -25,6 +25,7 @@ import pytest
 
 from monitor import config as config_mod
 from monitor import logs, pipeline
+from monitor import store as store_mod
 from monitor.config import Settings
 from monitor.fetch import Fetcher
 from monitor.models import RunResult
@@ -486,6 +487,40 @@ def test_full_database_writes_nothing_partial_and_retries(
     ), joblog()
     assert run_once(settings)["pt-news"].new == 3 - result.new  # the rest, once there is room
     assert len(titles(settings.db_path)) == 3
+    _whole(settings.db_path)
+
+
+def test_articles_a_rolled_back_transaction_took_are_fetched_again(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The daemon's writes share transactions; an error that makes SQLite roll one back takes
+    # other sources' articles with it. Their polls must not end as if those were stored.
+    monkeypatch.setattr(store_mod, "BATCH_SECONDS", 30.0)  # one transaction for the poll
+    server.add("a/1", Route(article(1)))
+    server.add("b/9", Route(article(9), delay=0.3))
+    server.add("a/2", Route(article(2), delay=0.8))  # source a ends after the rollback
+    server.add("a.xml", Route(rss(server, ["a/1", "a/2"])))
+    server.add("b.xml", Route(rss(server, ["b/9"])))
+    settings = settings_for(
+        tmp_path,
+        [{"name": "a", "url": server.url("a.xml")}, {"name": "b", "url": server.url("b.xml")}],
+    )
+
+    async def poll(fail: bool) -> dict[str, RunResult]:
+        async with pipeline.session(settings) as ctx:
+            if fail:  # as a full disk or an I/O error can: the whole transaction goes
+                ctx.store.db.execute(
+                    """CREATE TEMP TRIGGER lose AFTER INSERT ON main.articles
+                       WHEN new.url LIKE '%/b/9'
+                       BEGIN SELECT RAISE(ROLLBACK, 'disk I/O error'); END"""
+                )
+            return {r.source: r for r in await pipeline.run_due(ctx, force=True)}
+
+    first = asyncio.run(poll(fail=True))
+    assert first["b"].errors
+    assert titles(settings.db_path) == {"평택 미래차 협약 소식 2"}  # a/1 went with b/9
+    asyncio.run(poll(fail=False))
+    assert titles(settings.db_path) == {f"평택 미래차 협약 소식 {n}" for n in (1, 2, 9)}
     _whole(settings.db_path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from monitor import search as search_mod
 from monitor.errors import StoreError
 from monitor.models import Hit, Match, Source, StoredArticle
-from monitor.store import LINK_ATTEMPTS, Outbox, Store
+from monitor.store import BATCH_SECONDS, LINK_ATTEMPTS, Outbox, Store
 
 
 def article(n: int, story: str | None = None, source: str = "s") -> StoredArticle:
@@ -185,3 +186,57 @@ def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open database"):
         Store(bad)
+
+
+def seen_elsewhere(path: Path) -> set[str]:
+    """Article ids another connection (another process, Datasette) can read."""
+    with sqlite3.connect(path) as other:
+        return {r[0] for r in other.execute("SELECT id FROM articles")}
+
+
+def test_deferred_writes_commit_together_before_any_durable_write(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = Store(path)
+    store.defer_commits()
+    store.save_new(article(1), [], [MATCH])
+    store.save_new(article(2), [], [])
+    assert seen_elsewhere(path) == set()  # one transaction, not yet committed
+    store.beat("daemon", 60.0, datetime.now(UTC))  # durable: commits what waits before it
+    assert seen_elsewhere(path) == {"id1", "id2"}
+    store.save_new(article(3), [], [])
+    store.close()  # closing commits too
+    assert seen_elsewhere(path) == {"id1", "id2", "id3"}
+
+
+def test_deferred_writes_commit_on_a_timer_while_the_pipeline_waits(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = Store(path)
+    store.defer_commits()
+
+    async def go() -> tuple[set[str], set[str]]:
+        store.save_new(article(1), [], [])
+        before = seen_elsewhere(path)
+        await asyncio.sleep(BATCH_SECONDS * 3)  # waiting on a slow host holds no write lock
+        return before, seen_elsewhere(path)
+
+    assert asyncio.run(go()) == (set(), {"id1"})
+    store.close()
+
+
+def test_a_transaction_sqlite_rolls_back_is_counted_and_the_next_write_goes_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m.db"
+    store = Store(path)
+    store.defer_commits()
+    store.db.execute(
+        """CREATE TEMP TRIGGER lose AFTER INSERT ON main.articles WHEN new.id = 'id2'
+           BEGIN SELECT RAISE(ROLLBACK, 'disk I/O error'); END"""
+    )
+    store.save_new(article(1), [], [])
+    with pytest.raises(StoreError, match="disk I/O error"):
+        store.save_new(article(2), [], [])
+    assert store.batches_lost == 1  # article 1 went with it: the pipeline reads its source again
+    store.save_new(article(3), [], [])
+    store.close()
+    assert seen_elsewhere(path) == {"id3"}
