@@ -149,6 +149,7 @@ def generate(db_path: Path, n: int, seed: int = 7) -> None:
                 )
             rows.clear()
             print(f"\r  generated {i + 1:,}/{n:,} articles", end="", file=sys.stderr, flush=True)
+    store.index_pending()  # the search index, in one batch (as the daemon does per poll)
     conn.execute("ANALYZE")
     store.close()
     took = time.perf_counter() - start

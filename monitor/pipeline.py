@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor import dedupe, logs
+from monitor import dedupe, logs, memory
 from monitor.config import FetchSettings, Settings
 from monitor.errors import (
     BlockedURLError,
@@ -543,6 +543,7 @@ async def run_due(
 async def session(settings: Settings, store: Store | None = None) -> AsyncIterator[Context]:
     """Open the store, the shared fetcher and the compiled rules for one run or daemon."""
     own_store = store is None
+    memory.keep_freed_memory()  # a process that polls parses page after page: reuse the memory
     st = store or Store(settings.db_path)
     try:
         st.sync_sources(settings.sources)
