@@ -341,7 +341,8 @@ class StoryFeatures:
     __slots__ = ("_codes", "_digits", "_fingerprint", "_keys", "sequence", "shingles")
 
     def __init__(self, codes: U64Array) -> None:
-        self._codes = codes
+        # Kept for the figures check, at half the size: code points fit 32 bits.
+        self._codes: npt.NDArray[np.uint32] = codes.astype(np.uint32)
         self.sequence: U64Array = _ngram_hashes(codes, SHINGLE)  # shingle hashes in text order
         self.shingles: U64Array = _sorted_unique(self.sequence)
         self._keys: tuple[int, ...] | None = None
@@ -391,7 +392,7 @@ def features_normalized(text: str, title: str = "") -> StoryFeatures:
     return StoryFeatures(_codes(text))
 
 
-def _digits_of(codes: U64Array) -> _Digits:
+def _digits_of(codes: npt.NDArray[np.uint32]) -> _Digits:
     """Digit flags per shingle and digit-blind context hashes per position."""
     digits = (codes >= _DIGIT_0) & (codes <= _DIGIT_9)
     contexts = _ngram_hashes(np.where(digits, _U64(_DIGIT_0), codes), CONTEXT)

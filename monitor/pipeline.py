@@ -46,7 +46,9 @@ from monitor.text import html_to_text
 log = logging.getLogger("monitor.pipeline")
 
 MAX_BACKOFF = 6 * 3600.0
-STORY_CACHE = 512  # story features kept in memory (~25 KB each for a 1,000-character article)
+# Recent stories whose features stay in memory (20-35 KB each per 1,000 characters): copies
+# of a release arrive within hours, and a day of a busy desk's stories fits.
+STORY_CACHE = 2048
 # Stored articles enter the search index in batches of up to this many (and at each poll's end).
 INDEX_BATCH = 200
 # Second-level domains under which the registrable name has three labels (news.example.co.kr).

@@ -25,9 +25,11 @@ from monitor.search import SearchQuery
 log = logging.getLogger("monitor.store")
 migrations = Migrations("monitor")
 # Deferred writes (see Store.defer_commits) reach the file, and other readers, at least this
-# often, or after this many writes.
-BATCH_SECONDS = 0.2
+# often, or after this many writes; after each batch, writes commit one by one for REST_SECONDS,
+# so another process's writer (the CLI, a second daemon) gets the write lock in good time.
+BATCH_SECONDS = 0.05
 BATCH_WRITES = 100
+REST_SECONDS = 0.05
 LINK_ATTEMPTS = 3  # a link that failed this often is not fetched again
 HEARTBEAT = "daemon"  # the heartbeats row the daemon writes and /healthz reads
 
@@ -353,6 +355,7 @@ class Store:
         self._deferring = False
         self._batch_writes = -1  # writes in the open deferred transaction; -1: none is open
         self._batch_since = 0.0  # monotonic time that transaction began
+        self._rest_until = 0.0  # monotonic time before which no new batch begins
         self._timer: asyncio.TimerHandle | None = None
         self.batches_lost = 0  # deferred transactions an error rolled back (see pipeline)
         if readonly:
@@ -407,6 +410,7 @@ class Store:
         if self._batch_writes < 0:
             return
         self._batch_writes = -1
+        self._rest_until = time.monotonic() + REST_SECONDS
         try:
             self.db.conn.commit()
         except sqlite3.Error as exc:
@@ -417,6 +421,8 @@ class Store:
         """Begin a deferred transaction, unless one (or another transaction) is open."""
         if not self._deferring or self.db.conn.in_transaction:
             return
+        if time.monotonic() < self._rest_until:
+            return  # resting: this write commits on its own, and the lock is free between
         self.db.conn.execute("BEGIN")
         self._batch_writes = 0
         self._batch_since = time.monotonic()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -240,3 +242,39 @@ def test_a_transaction_sqlite_rolls_back_is_counted_and_the_next_write_goes_on(
     store.save_new(article(3), [], [])
     store.close()
     assert seen_elsewhere(path) == {"id3"}
+
+
+def test_another_writer_gets_the_lock_while_the_daemon_writes_without_pause(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m.db"
+    store = Store(path)
+    store.sync_sources([Source("s", "feed", "https://news.example.kr/rss")])
+    store.defer_commits()
+    waits: list[float] = []
+
+    def other_process() -> None:
+        # What `monitor deliveries --requeue` or a second tool does: its own connection.
+        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+        for _ in range(5):
+            started = time.monotonic()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE sources SET failures = 0 WHERE name = 's'")
+            conn.execute("COMMIT")
+            waits.append(time.monotonic() - started)
+            time.sleep(0.05)
+        conn.close()
+
+    async def ingest() -> None:
+        writer = threading.Thread(target=other_process)
+        writer.start()
+        n = 0
+        while writer.is_alive():  # deferred writes back to back, as a busy first poll makes
+            n += 1
+            store.record_link(f"https://news.example.kr/a/{n}", "s", None, "x")
+            await asyncio.sleep(0)
+        writer.join()
+
+    asyncio.run(ingest())
+    store.close()
+    assert len(waits) == 5 and max(waits) < 1.0, waits
