@@ -156,8 +156,8 @@ def generate(db_path: Path, n: int, seed: int = 7) -> None:
     print(f"\r  generated {n:,} articles in {took:.0f}s{' ' * 20}", file=sys.stderr)
 
 
-def truth(conn: sqlite3.Connection, q: search.SearchQuery) -> set[str]:
-    """Every article that satisfies the query, by LIKE over every row (the reference answer)."""
+def like_where(q: search.SearchQuery) -> tuple[str, list[str]]:
+    """The query as a WHERE clause of LIKE '%term%' tests, and its parameters."""
     where: list[str] = []
     params: list[str] = []
     for group in q.groups:
@@ -167,8 +167,13 @@ def truth(conn: sqlite3.Connection, q: search.SearchQuery) -> set[str]:
     for t in q.excluded:
         where.append("NOT (title LIKE ? OR body LIKE ?)")
         params += [f"%{t}%"] * 2
-    sql = "SELECT id FROM articles WHERE " + " AND ".join(where)
-    return {r[0] for r in conn.execute(sql, params)}
+    return " AND ".join(where), params
+
+
+def truth(conn: sqlite3.Connection, q: search.SearchQuery) -> set[str]:
+    """Every article that satisfies the query, by LIKE over every row (the reference answer)."""
+    where, params = like_where(q)
+    return {r[0] for r in conn.execute(f"SELECT id FROM articles WHERE {where}", params)}
 
 
 def like_page(conn: sqlite3.Connection, q: search.SearchQuery, limit: int | None = 20) -> list[str]:
@@ -176,16 +181,8 @@ def like_page(conn: sqlite3.Connection, q: search.SearchQuery, limit: int | None
 
     With limit=None every match is read, as a count or an export of the results must.
     """
-    where: list[str] = []
-    params: list[str] = []
-    for group in q.groups:
-        where.append("(" + " OR ".join(["(title LIKE ? OR body LIKE ?)"] * len(group)) + ")")
-        for t in group:
-            params += [f"%{t}%"] * 2
-    for t in q.excluded:
-        where.append("NOT (title LIKE ? OR body LIKE ?)")
-        params += [f"%{t}%"] * 2
-    sql = f"""SELECT id, title, body FROM articles WHERE {" AND ".join(where)}
+    where, params = like_where(q)
+    sql = f"""SELECT id, title, body FROM articles WHERE {where}
               ORDER BY first_seen_at DESC LIMIT ?"""
     return [r[0] for r in conn.execute(sql, [*params, -1 if limit is None else limit])]
 

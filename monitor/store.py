@@ -404,9 +404,7 @@ class Store:
 
     def flush(self) -> None:
         """Commit the deferred writes now."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         if self._batch_writes < 0:
             return
         self._batch_writes = -1
@@ -460,11 +458,15 @@ class Store:
         """Forget a deferred transaction that did not commit, rolling back what is left."""
         if self.db.conn.in_transaction:
             self.db.conn.rollback()
+        self._cancel_timer()
+        self._batch_writes = -1
+        self.batches_lost += 1
+
+    def _cancel_timer(self) -> None:
+        """Drop the pending timed commit, if any."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._batch_writes = -1
-        self.batches_lost += 1
 
     # -- sources ---------------------------------------------------------------------------
 
