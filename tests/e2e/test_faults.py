@@ -171,6 +171,37 @@ def test_a_misbehaving_page_costs_only_itself(
     assert "평택 미래차 협약 소식 3" in titles(db)
 
 
+def test_a_slow_page_does_not_hold_back_the_articles_fetched_before_it(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    # Fetched pages are read a few at a time; one waiting on a slow host must not keep the
+    # others' articles (and their alerts) back until it times out.
+    server.add("a/1", Route(article(1)))
+    server.add("a/2", Route(article(2)))
+    server.add("slow", Route(article(3), delay=2.5))  # times out (timeout 1 s, cut at 1.5 s)
+    server.add("rss.xml", Route(rss(server, ["a/1", "slow", "a/2"])))
+    settings = settings_for(tmp_path, [{"name": "pt-news", "url": server.url("rss.xml")}])
+    seen: dict[str, float] = {}
+
+    async def poll() -> tuple[RunResult, float]:
+        async with pipeline.session(settings) as ctx:
+            ctx.on_article = lambda _source, stored, _matches: seen.setdefault(
+                stored.title, time.monotonic()
+            )
+            started = time.monotonic()
+            results = await pipeline.run_due(ctx, force=True)
+            return results[0], started
+
+    result, started = asyncio.run(poll())
+    assert result.new == 2 and len(result.errors) == 1, result
+    assert set(seen) == {"평택 미래차 협약 소식 1", "평택 미래차 협약 소식 2"}
+    # Stored well before the slow page gave up (1.5 s after it was asked for).
+    assert all(at - started < 1.0 for at in seen.values()), {
+        k: v - started for k, v in seen.items()
+    }
+    assert titles(settings.db_path) == set(seen)
+
+
 def test_a_page_that_gave_no_article_is_not_read_again_while_unchanged(
     server: LocalServer, tmp_path: Path
 ) -> None:
