@@ -257,8 +257,7 @@ class _Fetched:
     """A link ready to be read: its page, or (no page to read) the listing's own text."""
 
     link: Link
-    page: Page | None
-    article: Article | None = None
+    got: Page | Article
 
 
 async def _fetch_link(ctx: Context, source: Source, link: Link) -> str | _Fetched:
@@ -267,7 +266,7 @@ async def _fetch_link(ctx: Context, source: Source, link: Link) -> str | _Fetche
         article = article_from_link(link)
         if article is None:
             return _link_failed(ctx, source, link, "feed item has neither title nor text")
-        return _Fetched(link, None, article)
+        return _Fetched(link, article)
     tried = _tried(ctx, link.url)
     try:
         page = await ctx.fetcher.get(
@@ -287,7 +286,7 @@ async def _fetch_link(ctx: Context, source: Source, link: Link) -> str | _Fetche
         if fallback is None:
             return _link_failed(ctx, source, link, str(exc))
         # A page we may never read (forbidden, gone, robots.txt): the listing's text stays.
-        return _Fetched(link, None, fallback)
+        return _Fetched(link, fallback)
     if tried is not None and (
         page.not_modified or hashlib.sha1(page.body).hexdigest() == tried.content_hash
     ):
@@ -378,10 +377,9 @@ def read_pages(ctx: Context, source: Source, items: Sequence[_Fetched]) -> list[
 
 def _article_of(ctx: Context, source: Source, item: _Fetched) -> str | _Prepared:
     """Extract a fetched page's article; an outcome (error:*) when it holds none."""
-    link, page = item.link, item.page
-    if page is None:
-        assert item.article is not None
-        return _Prepared(link.url, item.article)
+    link, page = item.link, item.got
+    if isinstance(page, Article):
+        return _Prepared(link.url, page)
     if not link_allowed(page.url, source):
         return _link_failed(ctx, source, link, f"redirected off-site to {page.url}")
     try:
