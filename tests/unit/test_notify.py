@@ -12,7 +12,7 @@ import hmac
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -31,8 +31,8 @@ from monitor.notify import KINDS, get_notifier
 from monitor.notify.outbox import drain, retry_delay
 from monitor.store import Outbox, Store
 from tests.conftest import LocalServer, Route, write_config
+from tests.unit.conftest import SECRET
 
-SECRET = "s3cret-꼭-지켜"
 SNIPPET = "평택시는 6일 미래자동차 산업 육성을 위한 협약을 체결했다고 밝혔다."
 HIGHLIGHTS = ((0, 2), (8, 13))
 
@@ -158,23 +158,6 @@ class Receiver:
     def accepted(self) -> list[dict[str, Any]]:
         """The calls answered 2xx."""
         return [c for c in self.calls if c.get("accepted")]
-
-
-@pytest.fixture
-def secret_env(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The webhook secret, in the environment as a real deployment has it."""
-    monkeypatch.setenv("MONITOR_TEST_HOOK_SECRET", SECRET)
-    return "MONITOR_TEST_HOOK_SECRET"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A real SQLite file."""
-    s = Store(tmp_path / "m.db")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def hook(url: str, secret_env: str | None = None, **extra: Any) -> dict[str, Any]:

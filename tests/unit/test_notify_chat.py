@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -14,15 +13,6 @@ from monitor.notify.outbox import drain
 from monitor.store import Store
 from tests.conftest import LocalServer, Route
 from tests.unit.test_notify import add_article, make_settings, rows
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "m.db")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def chat(**extra: str) -> dict[str, str]:

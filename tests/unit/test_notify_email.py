@@ -7,7 +7,6 @@ import logging
 import shutil
 import ssl
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,6 @@ from tests.conftest import SMTPServer, free_port
 from tests.unit.test_notify import add_article, attempts, make_settings, rows
 
 PASSWORD = "pw-비밀-hunter2"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "m.db")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def desk(port: int, **extra: Any) -> dict[str, Any]:

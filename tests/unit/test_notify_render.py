@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
@@ -18,15 +16,6 @@ from tests.unit.test_notify import add_article, make_settings
 
 DESK = {"name": "desk", "kind": "email", "to": "desk@example.kr", "smtp_host": "127.0.0.1"}
 DIGEST = DESK | {"schedule": "0 8 * * *"}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "m.db")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def test_digest_groups_by_rule_and_counts_a_story_once(tmp_path: Path, store: Store) -> None:

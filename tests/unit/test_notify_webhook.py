@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,22 +12,8 @@ from monitor.notify import webhook
 from monitor.notify.outbox import drain, send_digest, send_test
 from monitor.store import Store
 from tests.conftest import LocalServer, Route
-from tests.unit.test_notify import SECRET, Receiver, add_article, hook, make_settings, rows
-
-
-@pytest.fixture
-def secret_env(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("MONITOR_TEST_HOOK_SECRET", SECRET)
-    return "MONITOR_TEST_HOOK_SECRET"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "m.db")
-    try:
-        yield s
-    finally:
-        s.close()
+from tests.unit.conftest import SECRET
+from tests.unit.test_notify import Receiver, add_article, hook, make_settings, rows
 
 
 def test_the_body_is_signed_and_verifiable_as_documented(
